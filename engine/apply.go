@@ -1,0 +1,448 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// txn builds the next State from base. Nothing it changes is visible until
+// finish publishes it; on error the caller drops it.
+type txn struct {
+	base    *State
+	lsn     uint64
+	tables  map[string]*tableState // nil until the first change
+	names   []string
+	owned   map[string]bool // tables already cloned by this txn
+	written int64
+	scratch []byte
+}
+
+func (tx *txn) run(cs *ChangeSet) error {
+	for i := range cs.Preconditions {
+		if err := tx.check(&cs.Preconditions[i]); err != nil {
+			return err
+		}
+	}
+	for i := range cs.Ops {
+		if err := tx.apply(&cs.Ops[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tx *txn) finish() *State {
+	next := *tx.base
+	next.lsn = tx.lsn
+	next.written += tx.written
+	if tx.tables != nil {
+		next.tables = tx.tables
+		next.names = tx.names
+	}
+	return &next
+}
+
+func conflict(format string, args ...any) error {
+	e := newErrorf(CodeSerializationFailure, "could not serialize access due to concurrent update")
+	e.detail = fmt.Sprintf(format, args...)
+	return e
+}
+
+// lookup returns the table as this txn currently sees it.
+func (tx *txn) lookup(name string) *tableState {
+	if tx.tables != nil {
+		return tx.tables[name]
+	}
+	return tx.base.tables[name]
+}
+
+// writable returns a private clone of the table that this txn may modify.
+func (tx *txn) writable(name string) (*tableState, error) {
+	if tx.tables == nil {
+		tx.tables = maps.Clone(tx.base.tables)
+		tx.names = tx.base.names
+		tx.owned = map[string]bool{}
+	}
+	t := tx.tables[name]
+	if t == nil {
+		return nil, newErrorf(CodeUndefinedTable, "relation %q does not exist", name)
+	}
+	if !tx.owned[name] {
+		t = t.clone()
+		tx.tables[name] = t
+		tx.owned[name] = true
+	}
+	return t, nil
+}
+
+func (tx *txn) check(p *Precondition) error {
+	t := tx.lookup(p.Table)
+	switch p.Kind {
+	case PreSchema:
+		if t == nil {
+			if p.TableLSN != 0 {
+				return conflict("table %q was dropped", p.Table)
+			}
+			return nil
+		}
+		if t.defLSN != p.TableLSN {
+			return conflict("table %q was altered", p.Table)
+		}
+		return nil
+	}
+	if t == nil {
+		return conflict("table %q was dropped", p.Table)
+	}
+	switch p.Kind {
+	case PreRowLSN:
+		it, ok := t.rows.Get(rowItem{key: p.Key})
+		if !ok || it.lsn != p.LSN {
+			return conflict("a row of %q was changed or deleted by another transaction", p.Table)
+		}
+	case PreAbsent:
+		if _, ok := t.rows.Get(rowItem{key: p.Key}); ok {
+			return conflict("a row of %q was inserted by another transaction", p.Table)
+		}
+	case PreSequence:
+		if (Table{t}).Sequence(p.Seq) != p.Value {
+			return conflict("a sequence of %q was advanced by another transaction", p.Table)
+		}
+	default:
+		return newErrorf(CodeInternal, "engine: unknown precondition kind %d", p.Kind)
+	}
+	return nil
+}
+
+func (tx *txn) apply(op *Op) error {
+	switch op.Kind {
+	case OpInsert, OpUpdate, OpUpsert:
+		return tx.put(op)
+	case OpDelete:
+		t, err := tx.writable(op.Table)
+		if err != nil {
+			return err
+		}
+		tx.deleteRow(op.Table, t, op.Key)
+		return nil
+	case OpCreateTable:
+		return tx.createTable(op.Def)
+	case OpDropTable:
+		return tx.dropTable(op.Table)
+	case OpCreateIndex:
+		return tx.createIndex(op.Table, op.Index)
+	case OpDropIndex:
+		return tx.dropIndex(op.Table, op.Name)
+	case OpAlterTable:
+		return tx.alter(op.Table, op.Alter)
+	case OpTruncate:
+		t, err := tx.writable(op.Table)
+		if err != nil {
+			return err
+		}
+		tx.truncate(t)
+		return nil
+	case OpSetSequence:
+		t, err := tx.writable(op.Table)
+		if err != nil {
+			return err
+		}
+		if op.Seq < 0 {
+			t.rowIDSeq = op.Value
+		} else if op.Seq < len(t.seqs) {
+			t.seqs[op.Seq] = op.Value
+		} else {
+			return newErrorf(CodeUndefinedColumn, "sequence column %d of %q does not exist", op.Seq, op.Table)
+		}
+		return nil
+	}
+	return newErrorf(CodeInternal, "engine: unknown operation %d", op.Kind)
+}
+
+func (tx *txn) put(op *Op) error {
+	t, err := tx.writable(op.Table)
+	if err != nil {
+		return err
+	}
+	def := t.def
+	row, _, err := DecodeRow(op.Row)
+	if err != nil {
+		return err
+	}
+	if len(row) != len(def.Columns) {
+		return newErrorf(CodeInternal, "engine: row for %q has %d columns, table has %d", def.Name, len(row), len(def.Columns))
+	}
+	for i, c := range def.Columns {
+		if c.NotNull && row[i] == nil {
+			e := newErrorf(CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)
+			return e
+		}
+	}
+	if !def.HasHiddenRowID() {
+		k, err := def.KeyOf(row)
+		if err != nil {
+			return err
+		}
+		if k != op.Key {
+			return newErrorf(CodeInternal, "engine: key of op does not match the row's primary key in %q", def.Name)
+		}
+	}
+	old, exists := t.rows.Get(rowItem{key: op.Key})
+	switch {
+	case op.Kind == OpInsert && exists:
+		return tx.uniqueViolation(def, def.PKName, def.PrimaryKey, row)
+	case op.Kind == OpUpdate && !exists:
+		return conflict("a row of %q was deleted by another transaction", def.Name)
+	}
+	var oldRow Row
+	if exists && len(t.idx) > 0 {
+		oldRow, _, err = DecodeRow(stringBytes(old.row))
+		if err != nil {
+			return err
+		}
+	}
+	// Unique checks before any change, so a failure leaves t untouched
+	// for the rest of this txn's view (the whole txn is dropped anyway).
+	for i, ix := range def.Indexes {
+		if !ix.Unique {
+			continue
+		}
+		k, hasNull := def.IndexKey(i, row)
+		if hasNull {
+			continue
+		}
+		if pk, found := indexLookup(t.idx[i], k); found && pk != op.Key {
+			return tx.uniqueViolation(def, ix.Name, ix.Columns, row)
+		}
+	}
+	enc := string(op.Row)
+	if exists {
+		tx.unlinkRow(op.Table, t, old, oldRow)
+	} else if t.tombs.Len() > 0 {
+		t.tombs.Delete(tombItem{key: op.Key})
+	}
+	it := rowItem{key: op.Key, row: enc, lsn: tx.lsn, hash: RowHash(op.Table, op.Key, enc)}
+	t.rows.Set(it)
+	for i := range def.Indexes {
+		k, _ := def.IndexKey(i, row)
+		t.idx[i].Set(idxItem{key: string(k) + op.Key, pk: op.Key})
+	}
+	t.hashSum += it.hash
+	t.leaves.add(LeafOf(op.Key), it.hash)
+	t.bytes += int64(len(enc))
+	t.written += int64(len(enc))
+	tx.written += int64(len(enc))
+	return nil
+}
+
+// indexLookup finds an entry whose index key is exactly k (k is a whole,
+// prefix-free index key; entries are k followed by the primary key).
+func indexLookup(tree interface {
+	Ascend(idxItem, func(idxItem) bool)
+}, k []byte) (pk string, found bool) {
+	tree.Ascend(idxItem{key: string(k)}, func(e idxItem) bool {
+		if strings.HasPrefix(e.key, string(k)) {
+			pk, found = e.pk, true
+		}
+		return false
+	})
+	return pk, found
+}
+
+func (tx *txn) uniqueViolation(def *TableDef, name string, cols []int, row Row) error {
+	var names, vals []string
+	for _, ci := range cols {
+		names = append(names, def.Columns[ci].Name)
+		vals = append(vals, FormatValue(row[ci]))
+	}
+	if name == "" {
+		name = def.Name + "_pkey"
+	}
+	e := newErrorf(CodeUniqueViolation, "duplicate key value violates unique constraint %q", name)
+	e.detail = fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(names, ", "), strings.Join(vals, ", "))
+	return e
+}
+
+// unlinkRow removes a row's index entries and hash contributions (the row
+// itself is replaced or deleted by the caller).
+func (tx *txn) unlinkRow(table string, t *tableState, old rowItem, oldRow Row) {
+	for i := range t.def.Indexes {
+		k, _ := t.def.IndexKey(i, oldRow)
+		t.idx[i].Delete(idxItem{key: string(k) + old.key})
+	}
+	t.hashSum -= old.hash
+	t.leaves.add(LeafOf(old.key), -old.hash)
+	t.bytes -= int64(len(old.row))
+}
+
+func (tx *txn) deleteRow(table string, t *tableState, key string) {
+	old, ok := t.rows.Get(rowItem{key: key})
+	if !ok {
+		return
+	}
+	var oldRow Row
+	if len(t.idx) > 0 {
+		oldRow, _, _ = DecodeRow(stringBytes(old.row))
+	}
+	tx.unlinkRow(table, t, old, oldRow)
+	t.rows.Delete(old)
+	t.tombs.Set(tombItem{key: key, lsn: tx.lsn})
+	t.written += int64(len(old.row))
+	tx.written += int64(len(old.row))
+}
+
+func (tx *txn) truncate(t *tableState) {
+	tx.written += t.bytes
+	t.written += t.bytes
+	t.rows = newRowTree()
+	for i := range t.idx {
+		t.idx[i] = newIdxTree()
+	}
+	t.tombs = newTombTree()
+	t.hashSum = 0
+	t.leaves = leafSet{}
+	t.bytes = 0
+	t.createdLSN = tx.lsn
+}
+
+func (tx *txn) allIndexNames() map[string]string {
+	out := map[string]string{}
+	names := tx.base.names
+	if tx.tables != nil {
+		names = tx.names
+	}
+	for _, n := range names {
+		t := tx.lookup(n)
+		for _, ix := range t.def.Indexes {
+			out[ix.Name] = n
+		}
+		if t.def.PKName != "" {
+			out[t.def.PKName] = n
+		}
+	}
+	return out
+}
+
+func (tx *txn) createTable(def *TableDef) error {
+	if def == nil {
+		return newError(CodeInternal, "engine: create table without definition")
+	}
+	if err := def.Validate(); err != nil {
+		return err
+	}
+	if tx.lookup(def.Name) != nil {
+		return newErrorf(CodeDuplicateTable, "relation %q already exists", def.Name)
+	}
+	existing := tx.allIndexNames()
+	for _, ix := range def.Indexes {
+		if _, dup := existing[ix.Name]; dup || ix.Name == def.Name {
+			return newErrorf(CodeDuplicateTable, "relation %q already exists", ix.Name)
+		}
+	}
+	if tx.tables == nil {
+		tx.tables = maps.Clone(tx.base.tables)
+		tx.names = tx.base.names
+		tx.owned = map[string]bool{}
+	}
+	t := &tableState{
+		def:        def.Clone(),
+		defLSN:     tx.lsn,
+		createdLSN: tx.lsn,
+		rows:       newRowTree(),
+		tombs:      newTombTree(),
+		seqs:       make([]int64, len(def.Columns)),
+	}
+	for range def.Indexes {
+		t.idx = append(t.idx, newIdxTree())
+	}
+	tx.tables[def.Name] = t
+	tx.owned[def.Name] = true
+	names := slices.Clone(tx.names)
+	i, _ := slices.BinarySearch(names, def.Name)
+	tx.names = slices.Insert(names, i, def.Name)
+	return nil
+}
+
+func (tx *txn) dropTable(name string) error {
+	t, err := tx.writable(name)
+	if err != nil {
+		return err
+	}
+	tx.written += t.bytes
+	delete(tx.tables, name)
+	delete(tx.owned, name)
+	names := slices.Clone(tx.names)
+	if i, ok := slices.BinarySearch(names, name); ok {
+		names = slices.Delete(names, i, i+1)
+	}
+	tx.names = names
+	return nil
+}
+
+func (tx *txn) createIndex(table string, ix *IndexDef) error {
+	if ix == nil {
+		return newError(CodeInternal, "engine: create index without definition")
+	}
+	t, err := tx.writable(table)
+	if err != nil {
+		return err
+	}
+	if _, dup := tx.allIndexNames()[ix.Name]; dup || tx.lookup(ix.Name) != nil {
+		return newErrorf(CodeDuplicateTable, "relation %q already exists", ix.Name)
+	}
+	def := t.def.Clone()
+	def.Indexes = append(def.Indexes, IndexDef{Name: ix.Name, Columns: slices.Clone(ix.Columns), Unique: ix.Unique, Constraint: ix.Constraint})
+	if err := def.Validate(); err != nil {
+		return err
+	}
+	tree, err := buildIndex(def, len(def.Indexes)-1, t.rows)
+	if err != nil {
+		return err
+	}
+	t.def = def
+	t.idx = append(slices.Clone(t.idx), tree)
+	t.defLSN = tx.lsn
+	return nil
+}
+
+func buildIndex(def *TableDef, ix int, rows interface {
+	Scan(func(rowItem) bool)
+}) (tree *btreeIdx, err error) {
+	tree = newIdxTree()
+	unique := def.Indexes[ix].Unique
+	rows.Scan(func(it rowItem) bool {
+		row, _, derr := DecodeRow(stringBytes(it.row))
+		if derr != nil {
+			err = derr
+			return false
+		}
+		k, hasNull := def.IndexKey(ix, row)
+		if unique && !hasNull {
+			if _, found := indexLookup(tree, k); found {
+				err = (&txn{}).uniqueViolation(def, def.Indexes[ix].Name, def.Indexes[ix].Columns, row)
+				return false
+			}
+		}
+		tree.Set(idxItem{key: string(k) + it.key, pk: it.key})
+		return true
+	})
+	return tree, err
+}
+
+func (tx *txn) dropIndex(table, name string) error {
+	t, err := tx.writable(table)
+	if err != nil {
+		return err
+	}
+	i := t.def.IndexByName(name)
+	if i < 0 {
+		return newErrorf(CodeUndefinedObject, "index %q does not exist", name)
+	}
+	def := t.def.Clone()
+	def.Indexes = slices.Delete(def.Indexes, i, i+1)
+	t.def = def
+	t.idx = slices.Delete(slices.Clone(t.idx), i, i+1)
+	t.defLSN = tx.lsn
+	return nil
+}

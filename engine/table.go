@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/tidwall/btree"
+)
+
+// rowItem is one stored row. Items are values inside the B-tree nodes (no
+// per-row pointer), and row holds the canonical encoding, which keeps
+// memory close to the raw data size.
+type rowItem struct {
+	key  string
+	row  string // EncodeRow bytes, immutable
+	lsn  uint64 // LSN of the change that last wrote the row
+	hash uint64 // RowHash(table, key, row), paid once on write
+}
+
+// idxItem is one secondary-index entry: the index key followed by the
+// primary key (unique even for non-unique indexes), pointing at the row.
+type idxItem struct {
+	key string
+	pk  string
+}
+
+type tombItem struct {
+	key string
+	lsn uint64
+}
+
+type btreeIdx = btree.BTreeG[idxItem]
+
+var btreeOpts = btree.Options{NoLocks: true, Degree: 64}
+
+func newRowTree() *btree.BTreeG[rowItem] {
+	return btree.NewBTreeGOptions(func(a, b rowItem) bool { return a.key < b.key }, btreeOpts)
+}
+
+func newIdxTree() *btree.BTreeG[idxItem] {
+	return btree.NewBTreeGOptions(func(a, b idxItem) bool { return a.key < b.key }, btreeOpts)
+}
+
+func newTombTree() *btree.BTreeG[tombItem] {
+	return btree.NewBTreeGOptions(func(a, b tombItem) bool { return a.key < b.key }, btreeOpts)
+}
+
+// tableState is one table inside a State. Once its State is published it
+// is never modified; Apply clones it (O(1) per tree) before changing it.
+type tableState struct {
+	def        *TableDef
+	defLSN     uint64 // LSN of the last DDL on this table
+	createdLSN uint64 // LSN since which the row set is incremental (create, truncate, rewrite)
+	rows       *btree.BTreeG[rowItem]
+	idx        []*btree.BTreeG[idxItem] // parallel to def.Indexes
+	tombs      *btree.BTreeG[tombItem]
+	hashSum    uint64
+	leaves     leafSet
+	rowIDSeq   int64
+	seqs       []int64 // per column; used by identity columns
+	bytes      int64   // encoded bytes of live rows
+	written    int64   // cumulative bytes written or deleted (dirty accounting)
+}
+
+func (t *tableState) clone() *tableState {
+	c := *t
+	c.rows = t.rows.Copy()
+	c.idx = make([]*btree.BTreeG[idxItem], len(t.idx))
+	for i, ix := range t.idx {
+		c.idx[i] = ix.Copy()
+	}
+	c.tombs = t.tombs.Copy()
+	c.leaves = t.leaves.clone()
+	c.seqs = append([]int64(nil), t.seqs...)
+	return &c
+}
+
+// Table is a read-only view of one table in a snapshot. It is safe for
+// concurrent use by any number of readers.
+type Table struct {
+	t *tableState
+}
+
+// RowRef is one row as stored: its key, canonical encoding and LSN.
+type RowRef struct {
+	Key  string
+	Enc  string
+	LSN  uint64
+	Hash uint64
+}
+
+// Decode decodes the row's values.
+func (r RowRef) Decode() (Row, error) {
+	row, _, err := DecodeRow(stringBytes(r.Enc))
+	return row, err
+}
+
+// stringBytes views an immutable string as bytes without copying. The
+// result must never be written to.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// Def returns the table definition. It must not be modified.
+func (t Table) Def() *TableDef { return t.t.def }
+
+// SchemaLSN is the LSN of the last DDL on the table (for PreSchema).
+func (t Table) SchemaLSN() uint64 { return t.t.defLSN }
+
+// BaseLSN is the LSN since which the table's rows can be sent incrementally
+// (its creation, last truncate or last rewriting ALTER).
+func (t Table) BaseLSN() uint64 { return t.t.createdLSN }
+
+// Len returns the number of rows.
+func (t Table) Len() int { return t.t.rows.Len() }
+
+// Bytes returns the encoded size of the live rows.
+func (t Table) Bytes() int64 { return t.t.bytes }
+
+// HashSum is the sum mod 2^64 of the row hashes of every row.
+func (t Table) HashSum() uint64 { return t.t.hashSum }
+
+// Leaves returns a copy of the table's anti-entropy leaf sums.
+func (t Table) Leaves() []uint64 { return t.t.leaves.all() }
+
+// Leaf returns one leaf sum.
+func (t Table) Leaf(i int) uint64 { return t.t.leaves.get(i) }
+
+// RowIDSeq is the last row id allocated (tables without a primary key).
+func (t Table) RowIDSeq() int64 { return t.t.rowIDSeq }
+
+// Sequence is the last value of the identity sequence of column col.
+func (t Table) Sequence(col int) int64 {
+	if col < 0 {
+		return t.t.rowIDSeq
+	}
+	if col >= len(t.t.seqs) {
+		return 0
+	}
+	return t.t.seqs[col]
+}
+
+// Get returns the row with the given encoded key.
+func (t Table) Get(key string) (RowRef, bool) {
+	it, ok := t.t.rows.Get(rowItem{key: key})
+	if !ok {
+		return RowRef{}, false
+	}
+	return it.ref(), true
+}
+
+func (it rowItem) ref() RowRef { return RowRef{Key: it.key, Enc: it.row, LSN: it.lsn, Hash: it.hash} }
+
+// Scan calls fn for every row in key order until fn returns false.
+func (t Table) Scan(fn func(RowRef) bool) {
+	t.t.rows.Scan(func(it rowItem) bool { return fn(it.ref()) })
+}
+
+// ScanRange calls fn for rows with lo <= key < hi in key order (nil bounds
+// are open) until fn returns false.
+func (t Table) ScanRange(lo, hi []byte, fn func(RowRef) bool) {
+	visit := func(it rowItem) bool {
+		if hi != nil && it.key >= string(hi) {
+			return false
+		}
+		return fn(it.ref())
+	}
+	if lo == nil {
+		t.t.rows.Scan(visit)
+		return
+	}
+	t.t.rows.Ascend(rowItem{key: string(lo)}, visit)
+}
+
+// Descend calls fn for every row in descending key order.
+func (t Table) Descend(fn func(RowRef) bool) {
+	t.t.rows.Reverse(func(it rowItem) bool { return fn(it.ref()) })
+}
+
+// IndexScan calls fn, in index order, for the rows whose index key
+// (EncodeKey of the index columns) lies in [lo, hi); nil bounds are open.
+// A bound that is a whole index-key prefix selects all rows with that
+// prefix when hi = PrefixEnd(lo).
+func (t Table) IndexScan(ix int, lo, hi []byte, fn func(RowRef) bool) {
+	tree := t.t.idx[ix]
+	visit := func(e idxItem) bool {
+		if hi != nil && e.key >= string(hi) {
+			return false
+		}
+		it, ok := t.t.rows.Get(rowItem{key: e.pk})
+		if !ok {
+			return true // cannot happen: index and rows change together
+		}
+		return fn(it.ref())
+	}
+	if lo == nil {
+		tree.Scan(visit)
+		return
+	}
+	tree.Ascend(idxItem{key: string(lo)}, visit)
+}
+
+// Tombstones calls fn for every tombstone (deleted key and the LSN of its
+// deletion) in key order.
+func (t Table) Tombstones(fn func(key string, lsn uint64) bool) {
+	t.t.tombs.Scan(func(it tombItem) bool { return fn(it.key, it.lsn) })
+}
+
+// KeyOf returns the encoded primary key of a row of this table. It fails
+// for tables with a hidden row id, whose keys are not derived from the row.
+func (d *TableDef) KeyOf(r Row) (string, error) {
+	if len(d.PrimaryKey) == 0 {
+		return "", newError(CodeInternal, "engine: table has no primary key")
+	}
+	var buf [64]byte
+	k := buf[:0]
+	for _, ci := range d.PrimaryKey {
+		if ci >= len(r) || r[ci] == nil {
+			return "", newErrorf(CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", d.Columns[ci].Name, d.Name)
+		}
+		k = appendKeyValue(k, r[ci])
+	}
+	return string(k), nil
+}
+
+// IndexKey returns the index key of r for index ix, and whether any of its
+// columns is NULL (NULLs never conflict in unique indexes).
+func (d *TableDef) IndexKey(ix int, r Row) ([]byte, bool) {
+	var k []byte
+	hasNull := false
+	for _, ci := range d.Indexes[ix].Columns {
+		v := r[ci]
+		if v == nil {
+			hasNull = true
+		}
+		k = appendKeyValue(k, v)
+	}
+	return k, hasNull
+}
+
+// RowHash is the anti-entropy hash of one row: stable across processes,
+// machines and versions (xxhash64 of table, key and canonical row).
+func RowHash(table, key string, row string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(table)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(key)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(row)
+	return d.Sum64()
+}
+
+// LeafBits is k: rows are spread over 2^k leaves by the hash of their key.
+const LeafBits = 12
+
+// NumLeaves is 2^LeafBits.
+const NumLeaves = 1 << LeafBits
+
+// LeafOf returns the leaf a key belongs to.
+func LeafOf(key string) int { return int(xxhash.Sum64String(key) >> (64 - LeafBits)) }
+
+// leafSet holds NumLeaves sums in 64 chunks so that copy-on-write after a
+// change copies one 512-byte chunk, not the whole set.
+type leafSet struct {
+	chunks *[64]*[NumLeaves / 64]uint64
+	owned  uint64 // bit i: chunk i was copied by this clone and may be written
+	rootOK bool   // chunks array itself was copied by this clone
+}
+
+func (l leafSet) clone() leafSet { return leafSet{chunks: l.chunks} }
+
+func (l *leafSet) add(i int, delta uint64) {
+	if !l.rootOK {
+		var nc [64]*[NumLeaves / 64]uint64
+		if l.chunks != nil {
+			nc = *l.chunks
+		}
+		l.chunks = &nc
+		l.rootOK = true
+	}
+	c := i / (NumLeaves / 64)
+	if l.owned&(1<<c) == 0 {
+		var chunk [NumLeaves / 64]uint64
+		if old := l.chunks[c]; old != nil {
+			chunk = *old
+		}
+		l.chunks[c] = &chunk
+		l.owned |= 1 << c
+	}
+	l.chunks[c][i%(NumLeaves/64)] += delta
+}
+
+func (l leafSet) get(i int) uint64 {
+	if l.chunks == nil {
+		return 0
+	}
+	c := l.chunks[i/(NumLeaves/64)]
+	if c == nil {
+		return 0
+	}
+	return c[i%(NumLeaves/64)]
+}
+
+func (l leafSet) all() []uint64 {
+	out := make([]uint64, NumLeaves)
+	for i := range out {
+		out[i] = l.get(i)
+	}
+	return out
+}
