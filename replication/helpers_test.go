@@ -1,0 +1,189 @@
+package replication
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// kvFSM is a tiny key/value FSM. Commands: "set k v" (response: previous
+// value or nil), "fail code msg" (response: an error carrying an SQLSTATE).
+type kvFSM struct {
+	mu sync.Mutex // guards m
+	m  map[string]string
+}
+
+func newKV() *kvFSM { return &kvFSM{m: map[string]string{}} }
+
+type sqlErr struct{ code, msg string }
+
+func (e *sqlErr) Error() string    { return e.msg }
+func (e *sqlErr) SQLState() string { return e.code }
+
+func (f *kvFSM) Apply(l *raft.Log) any {
+	parts := strings.SplitN(string(l.Data), " ", 3)
+	if len(parts) != 3 {
+		return &sqlErr{"42601", "bad command " + string(l.Data)}
+	}
+	switch parts[0] {
+	case "set":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		prev, ok := f.m[parts[1]]
+		f.m[parts[1]] = parts[2]
+		if !ok {
+			return nil
+		}
+		return []byte(prev)
+	case "fail":
+		return &sqlErr{parts[1], parts[2]}
+	}
+	return &sqlErr{"42601", "unknown command " + parts[0]}
+}
+
+func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := make(map[string]string, len(f.m))
+	for k, v := range f.m {
+		c[k] = v
+	}
+	return kvSnap(c), nil
+}
+
+func (f *kvFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	m := map[string]string{}
+	if err := json.NewDecoder(rc).Decode(&m); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.m = m
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *kvFSM) get(k string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.m[k]
+	return v, ok
+}
+
+func (f *kvFSM) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m)
+}
+
+func (f *kvFSM) dump() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, _ := json.Marshal(f.m) // map keys are sorted: canonical bytes
+	return string(b)
+}
+
+type kvSnap map[string]string
+
+func (s kvSnap) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(map[string]string(s)); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+func (kvSnap) Release() {}
+
+// testLogger routes slog to t.Log until the test ends (late log lines from
+// goroutines that outlive the test are dropped, not a panic).
+func testLogger(t *testing.T) *slog.Logger {
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	level := slog.LevelWarn
+	if os.Getenv("REPLICATION_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type tWriter struct {
+	mu   sync.Mutex // guards done
+	t    *testing.T
+	done bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// testConfig derives from DefaultConfig with short timers for loopback.
+func testConfig(t *testing.T, id string) Config {
+	c := DefaultConfig()
+	c.NodeID = id
+	c.RaftBind = freeAddr(t)
+	c.Logger = testLogger(t)
+	c.HeartbeatTimeout = 200 * time.Millisecond
+	c.ElectionTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	c.CommitTimeout = 10 * time.Millisecond
+	c.SnapshotInterval = time.Hour // snapshots only when a test asks
+	c.ForwardTimeout = 5 * time.Second
+	c.LeaderWait = 5 * time.Second
+	return c
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mustApply(t *testing.T, n *Node, cmd string) uint64 {
+	t.Helper()
+	_, idx, err := n.Apply(ctxT(t, 10*time.Second), []byte(cmd))
+	if err != nil {
+		t.Fatalf("%s: apply %q: %v", n.ID(), cmd, err)
+	}
+	return idx
+}
+
+var _ = errors.Is
+var _ = fmt.Sprint
