@@ -40,7 +40,7 @@ func (c *conn) authenticate() error {
 		if c.srv.cfg.TrustLoopback && isLoopback(c.nc.RemoteAddr()) {
 			u = User{Name: user, Method: AuthTrust}
 		} else {
-			return &fatal{newError(codeInvalidAuthSpec, ErrAuthFailed,
+			return &fatal{err: newError(codeInvalidAuthSpec, ErrAuthFailed,
 				"no authentication rule for host %q, user %q", hostOf(c.nc.RemoteAddr()), user)}
 		}
 	}
@@ -58,12 +58,12 @@ func (c *conn) authenticate() error {
 	}
 	if err != nil {
 		c.logger.Info("pgwire: authentication failed", "method", u.Method, "err", err)
-		if isFatal(err) || isClientGone(err) {
+		if isFatal(err) {
 			return err
 		}
 		// The reason stays in the server log; the client learns only that
 		// the password was wrong, as with PostgreSQL.
-		return &fatal{newError(codeInvalidPassword, ErrAuthFailed,
+		return &fatal{err: newError(codeInvalidPassword, ErrAuthFailed,
 			"password authentication failed for user %q", user)}
 	}
 	_ = c.be.SetAuthType(pgproto3.AuthTypeOk)

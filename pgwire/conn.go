@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -75,6 +76,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	_, _ = rand.Read(c.secret[:])
 	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	if os.Getenv("PGWIRE_TRACE") != "" {
+		c.be.Trace(os.Stderr, pgproto3.TracerOptions{})
+	}
 	c.logger = s.logger.With("remote", nc.RemoteAddr().String())
 	return c
 }
@@ -102,7 +106,7 @@ func (c *conn) serve() error {
 	}
 	sess, err := c.srv.backend.NewSession(ctx, c.info)
 	if err != nil {
-		return c.endWith(&fatal{err})
+		return c.endWith(&fatal{err: err})
 	}
 	c.sess = sess
 	defer c.closeSession()
@@ -152,11 +156,14 @@ func (c *conn) sendFatal(err error) {
 	_ = c.be.Flush()
 }
 
-// isClientGone reports errors that mean the peer is gone: nothing can be
-// sent any more.
+// clientGone wraps an I/O error on the socket: the peer is unreachable and
+// nothing more is sent to it. Only errors from the socket are wrapped so, so
+// that an io.EOF returned by a Session is never mistaken for a disconnect.
+func clientGone(err error) error { return &fatal{err: err, gone: true} }
+
 func isClientGone(err error) bool {
-	var we interface{ SafeToRetry() bool }
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &we)
+	var f *fatal
+	return errors.As(err, &f) && f.gone
 }
 
 // readStartup reads startup packets until the StartupMessage, answering
@@ -176,7 +183,7 @@ func (c *conn) readStartup() (*pgproto3.StartupMessage, error) {
 				return nil, protocolErrorf("invalid length of encryption request packet")
 			}
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
-				return nil, err
+				return nil, clientGone(err)
 			}
 		case code == cancelRequestCode:
 			var m pgproto3.CancelRequest
@@ -196,7 +203,7 @@ func (c *conn) readStartup() (*pgproto3.StartupMessage, error) {
 			m.ProtocolVersion = code
 			return m, nil
 		default:
-			return nil, &fatal{newError(codeFeatureNotSupported, ErrUnsupportedProtocol,
+			return nil, &fatal{err: newError(codeFeatureNotSupported, ErrUnsupportedProtocol,
 				msgUnsupportedFrontendFmt, code>>16, code&0xffff)}
 		}
 	}
@@ -208,7 +215,7 @@ func (c *conn) readStartup() (*pgproto3.StartupMessage, error) {
 func readStartupPacket(r io.Reader) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
+		return nil, clientGone(err)
 	}
 	n := int(int32(binary.BigEndian.Uint32(hdr[:]))) - 4
 	if n < 4 || n > maxStartupPacket {
@@ -230,7 +237,7 @@ func (c *conn) negotiate(m *pgproto3.StartupMessage) error {
 	params := maps.Clone(m.Parameters)
 	user := params["user"]
 	if user == "" {
-		return &fatal{newError(codeInvalidAuthSpec, ErrAuthFailed, "no PostgreSQL user name specified in startup packet")}
+		return &fatal{err: newError(codeInvalidAuthSpec, ErrAuthFailed, "no PostgreSQL user name specified in startup packet")}
 	}
 	db := params["database"]
 	if db == "" {
@@ -324,7 +331,7 @@ func (c *conn) loop() error {
 		if errors.Is(err, errTerminate) {
 			return nil
 		}
-		if isFatal(err) || isClientGone(err) {
+		if isFatal(err) {
 			return err
 		}
 		// An error in the extended protocol: report it and discard the
@@ -377,16 +384,16 @@ func (c *conn) receiveError(err error) error {
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	switch {
 	case errors.As(err, &tooBig):
-		return &fatal{newError(codeProtocolViolation, ErrMessageTooLarge,
+		return &fatal{err: newError(codeProtocolViolation, ErrMessageTooLarge,
 			"message of %d bytes exceeds the maximum of %d", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen)}
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
-		return io.EOF
+		return clientGone(io.EOF)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return protocolErrorf("unexpected EOF within message")
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return io.EOF
+		return clientGone(err)
 	}
 	return protocolErrorf("invalid frontend message: %v", err)
 }
@@ -405,7 +412,10 @@ func (c *conn) send(m pgproto3.BackendMessage) { c.be.Send(m) }
 // flush writes queued messages. A write error means the client is gone.
 func (c *conn) flush() error {
 	c.pending = 0
-	return c.be.Flush()
+	if err := c.be.Flush(); err != nil {
+		return clientGone(err)
+	}
+	return nil
 }
 
 // flushIfBig flushes once enough output has queued up, so large results

@@ -115,7 +115,10 @@ func errorResponse(err error, severity string) *pgproto3.ErrorResponse {
 // fatal marks an error after which the connection cannot continue (I/O
 // failure, protocol violation, panic). It is reported if possible and the
 // connection is closed.
-type fatal struct{ err error }
+type fatal struct {
+	err  error
+	gone bool // the socket failed: report nothing
+}
 
 func (f *fatal) Error() string { return f.err.Error() }
 func (f *fatal) Unwrap() error { return f.err }
@@ -126,5 +129,5 @@ func isFatal(err error) bool {
 }
 
 func protocolErrorf(format string, args ...any) error {
-	return &fatal{newError(codeProtocolViolation, ErrProtocolViolation, format, args...)}
+	return &fatal{err: newError(codeProtocolViolation, ErrProtocolViolation, format, args...)}
 }

@@ -17,7 +17,7 @@ func (c *conn) handleQuery(sql string) error {
 	delete(c.stmts, "")
 	delete(c.portals, "")
 	if err := c.runSimple(sql); err != nil {
-		if isFatal(err) || isClientGone(err) {
+		if isFatal(err) {
 			return err
 		}
 		c.sendError(err)
@@ -297,9 +297,6 @@ func (r *copyInReader) next() {
 	msg, err := r.c.be.Receive()
 	if err != nil {
 		r.fatalErr = r.c.receiveError(err)
-		if r.fatalErr == io.EOF {
-			r.fatalErr = io.ErrUnexpectedEOF
-		}
 		return
 	}
 	switch m := msg.(type) {
