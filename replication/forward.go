@@ -38,6 +38,8 @@ type wireResult struct {
 	Applied uint64 `json:"applied,omitempty"`
 	Last    uint64 `json:"last,omitempty"`
 	Leader  bool   `json:"leader,omitempty"`
+	// HasMember: the ?member= id is in this node's raft configuration.
+	HasMember bool `json:"has_member,omitempty"`
 }
 
 // RPCHandler serves the internal RPCs. Mount it on the admin HTTP server:
@@ -108,10 +110,16 @@ func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, http.StatusOK, &wireResult{Index: idx, Err: toRemote(err)})
 }
 
-func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	writeResult(w, http.StatusOK, &wireResult{
-		ID: n.cfg.NodeID, Applied: n.AppliedIndex(), Last: n.LastIndex(), Leader: n.IsLeader(),
-	})
+func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
+	res := &wireResult{ID: n.cfg.NodeID, Applied: n.AppliedIndex(), Last: n.LastIndex(), Leader: n.IsLeader()}
+	if id := r.URL.Query().Get("member"); id != "" {
+		servers, err := n.configuration()
+		res.Err = toRemote(err)
+		for _, s := range servers {
+			res.HasMember = res.HasMember || string(s.ID) == id
+		}
+	}
+	writeResult(w, http.StatusOK, res)
 }
 
 // forwardApply sends payload to the leader. It retries only where nothing
