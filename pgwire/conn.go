@@ -137,10 +137,6 @@ func (c *conn) endWith(err error) error {
 	if err == nil || isClientGone(err) {
 		return err
 	}
-	if c.srv.isClosing() && c.ctx != nil && c.ctx.Err() != nil {
-		c.sendFatal(newError(codeAdminShutdown, err, "terminating connection due to administrator command"))
-		return err
-	}
 	c.sendFatal(err)
 	return err
 }
@@ -381,6 +377,9 @@ func (c *conn) dispatch(msg pgproto3.FrontendMessage) error {
 // receiveError turns a Receive failure into the connection's end: silent
 // for a client that went away, 08P01 for anything malformed.
 func (c *conn) receiveError(err error) error {
+	if c.srv.isClosing() {
+		return &fatal{err: newError(codeAdminShutdown, ErrServerClosed, "terminating connection due to administrator command")}
+	}
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	switch {
 	case errors.As(err, &tooBig):

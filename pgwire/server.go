@@ -15,6 +15,10 @@ import (
 	"github.com/xdg-go/scram"
 )
 
+// shutdownWriteGrace bounds how long Close lets a connection write its
+// final messages.
+const shutdownWriteGrace = time.Second
+
 // Server accepts PostgreSQL clients and runs each connection on its own
 // goroutine against a Backend.
 type Server struct {
@@ -204,10 +208,14 @@ func (s *Server) beginShutdown() {
 		if l != nil {
 			_ = l.Close()
 		}
-		// Closing the socket unblocks a connection goroutine waiting in Read;
-		// one running a statement sees its context cancelled.
+		// An expired read deadline wakes a connection goroutine waiting for
+		// the client, which then says goodbye (57P01) and closes; one running
+		// a statement sees its context cancelled first. The write deadline
+		// keeps a client that stopped reading from holding up Close.
+		now := time.Now()
 		for _, c := range conns {
-			_ = c.nc.Close()
+			_ = c.nc.SetReadDeadline(now)
+			_ = c.nc.SetWriteDeadline(now.Add(shutdownWriteGrace))
 		}
 	})
 }
