@@ -32,6 +32,10 @@ type nodeMeta struct {
 	// or restarted with a data dir). bootstrap-expect only fires when no
 	// visible server has state.
 	HasState bool `json:"state"`
+	// Leaving is published by Leave just before the gossip leave, so peers
+	// can tell a graceful leave from a death: memberlist's leave event does
+	// not say which (v0.6.0 does not fill memberlist.Node.State in events).
+	Leaving bool `json:"leaving,omitempty"`
 	// Beat changes at least every 5 refresh intervals so that peers can
 	// tell "alive but idle" from "silent" (Member.LastContact).
 	Beat uint64 `json:"beat"`
@@ -121,6 +125,7 @@ func (n *Node) currentMeta(beat uint64) nodeMeta {
 	m := nodeMeta{
 		V: metaVersion, ID: n.cfg.NodeID, RaftAddr: n.cfg.raftAdvertise(),
 		PGAddr: n.cfg.PGAddr, AdminAddr: n.cfg.AdminAddr, HasState: n.hadState, Beat: beat,
+		Leaving: n.leaving.Load(),
 	}
 	if n.raft != nil {
 		m.Applied = n.AppliedIndex()
@@ -179,11 +184,14 @@ func (d *discovery) MergeRemoteState(buf []byte, join bool)     {}
 
 // --- memberlist.EventDelegate ------------------------------------------------
 
-func (d *discovery) NotifyJoin(node *memberlist.Node)   { d.observe(node) }
-func (d *discovery) NotifyLeave(node *memberlist.Node)  { d.observe(node) }
-func (d *discovery) NotifyUpdate(node *memberlist.Node) { d.observe(node) }
+func (d *discovery) NotifyJoin(node *memberlist.Node)   { d.observe(node, memberlist.StateAlive) }
+func (d *discovery) NotifyUpdate(node *memberlist.Node) { d.observe(node, memberlist.StateAlive) }
 
-func (d *discovery) observe(node *memberlist.Node) {
+// NotifyLeave fires for deaths and graceful leaves alike; a member whose
+// last metadata said it was leaving has left, any other has died.
+func (d *discovery) NotifyLeave(node *memberlist.Node) { d.observe(node, memberlist.StateDead) }
+
+func (d *discovery) observe(node *memberlist.Node, state memberlist.NodeStateType) {
 	now := time.Now()
 	var m nodeMeta
 	ok := json.Unmarshal(node.Meta, &m) == nil && m.ID == node.Name && m.V >= 1
@@ -193,15 +201,18 @@ func (d *discovery) observe(node *memberlist.Node) {
 		mi = &memberInfo{since: now}
 		d.mu.members[node.Name] = mi
 	}
-	if mi.state != node.State {
-		mi.since = now
-	}
-	mi.state = node.State
-	mi.gossipAddr = net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port)))
 	if ok {
 		mi.meta, mi.metaOK = m, true
 	}
-	if node.State == memberlist.StateAlive {
+	if state == memberlist.StateDead && mi.metaOK && mi.meta.Leaving {
+		state = memberlist.StateLeft
+	}
+	if mi.state != state {
+		mi.since = now
+	}
+	mi.state = state
+	mi.gossipAddr = net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port)))
+	if state == memberlist.StateAlive {
 		mi.lastSeen = now
 	}
 	d.mu.Unlock()
@@ -337,6 +348,11 @@ func (n *Node) Leave(ctx context.Context) error {
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
+	}
+	n.leaving.Store(true)
+	n.disc.setLocal(n.currentMeta(0))
+	if err := n.disc.ml.UpdateNode(timeout); err != nil {
+		n.log.Warn("replication: announcing leave in gossip", "err", err)
 	}
 	if err := n.disc.ml.Leave(timeout); err != nil {
 		n.log.Warn("replication: gossip leave", "err", err)

@@ -40,7 +40,8 @@ type Node struct {
 	// (a new leader may not yet know what its predecessor committed).
 	readyTerm atomic.Uint64
 
-	disc *discovery // nil in single-node mode
+	disc    *discovery  // nil in single-node mode
+	leaving atomic.Bool // set by Leave; published in gossip metadata
 
 	// reconcileCh pokes the reconciler (gossip events, leadership gained).
 	reconcileCh chan struct{}
