@@ -17,6 +17,10 @@ type txn struct {
 	owned   map[string]bool // tables already cloned by this txn
 	written int64
 	scratch []byte
+	// trusted skips unique-index checks (Builder.TrustRows: restoring rows
+	// that were consistent when dumped, applied in an order that may pass
+	// through transient duplicates).
+	trusted bool
 }
 
 func (tx *txn) run(cs *ChangeSet) error {

@@ -45,6 +45,13 @@ func NewBuilderFrom(base *State, lsn uint64) *Builder {
 	return &Builder{st: &st, owned: map[string]bool{}, tx: txn{lsn: lsn}}
 }
 
+// TrustRows makes later Puts skip unique-index checks. A restore of an
+// incremental segment replaces rows one at a time in key order and may pass
+// through states where two rows briefly share a unique value that the
+// dumped state did not have; the caller vouches for the final state (the
+// snapshot package checks it against the dump's row-hash sums).
+func (b *Builder) TrustRows() { b.tx.trusted = true }
+
 // SetHorizon sets the tombstone horizon of the state being built.
 func (b *Builder) SetHorizon(h uint64) { b.st.horizon = h }
 

@@ -1,0 +1,254 @@
+package snapshot
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+)
+
+// WriteFull writes a file holding one full segment of snap (or of
+// opts.Tables) to w. It streams: memory stays bounded by a few batches
+// whatever the size of the state. The file is not synced; see
+// WriteFileAtomic.
+func WriteFull(ctx context.Context, w io.Writer, snap *engine.Snapshot, opts WriterOptions) (*Summary, error) {
+	wr, err := NewWriter(w, opts)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := writeFullSegment(ctx, wr, snap, opts)
+	if cerr := wr.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return sum, err
+}
+
+// WriteIncremental writes a file holding one incremental segment: what
+// changed in snap after sinceLSN (rows written, keys deleted, tables
+// created, replaced or dropped). It fails with an error matching
+// engine.ErrChangesTooOld when the state no longer holds the tombstones
+// since sinceLSN: take a full dump instead.
+func WriteIncremental(ctx context.Context, w io.Writer, snap *engine.Snapshot, sinceLSN uint64, opts WriterOptions) (*Summary, error) {
+	wr, err := NewWriter(w, opts)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN)
+	if cerr := wr.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return sum, err
+}
+
+func tableTotal(t engine.Table) TableTotal {
+	return TableTotal{Rows: uint64(t.Len()), HashSum: t.HashSum()}
+}
+
+func writeFullSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, opts WriterOptions) (*Summary, error) {
+	names := snap.TableNames()
+	if opts.Tables != nil {
+		names = slices.Clone(opts.Tables)
+		slices.Sort(names)
+		names = slices.Compact(names)
+	}
+	tables := make([]engine.Table, len(names))
+	schemas := make([]TableSchema, len(names))
+	totals := make([]TableTotal, len(names))
+	for i, n := range names {
+		t, ok := snap.Table(n)
+		if !ok {
+			return nil, fmt.Errorf("snapshot: table %q does not exist", n)
+		}
+		tables[i] = t
+		schemas[i] = TableSchema{Def: t.Def(), Meta: t.Meta(), Full: true}
+		totals[i] = tableTotal(t)
+	}
+	h := SegmentHeader{Mode: ModeFull, LastLSN: snap.LSN(), Horizon: snap.TombstoneHorizon()}
+	if opts.NoTombstones {
+		h.Horizon = snap.LSN()
+	}
+	if err := wr.BeginSegment(h, schemas); err != nil {
+		return nil, err
+	}
+	for i, t := range tables {
+		var err error
+		n := 0
+		t.Scan(func(r engine.RowRef) bool {
+			if n++; n&4095 == 0 {
+				if err = ctx.Err(); err != nil {
+					return false
+				}
+			}
+			err = wr.WriteRow(i, r.Key, r.Enc, r.LSN, r.Hash)
+			return err == nil
+		})
+		if err == nil && !opts.NoTombstones {
+			t.Tombstones(func(key string, lsn uint64) bool {
+				err = wr.WriteTombstone(i, key, lsn)
+				return err == nil
+			})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return wr.EndSegment(totals)
+}
+
+func writeIncSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, since uint64) (*Summary, error) {
+	if since > snap.LSN() {
+		return nil, fmt.Errorf("snapshot: incremental since LSN %d, but the state is at LSN %d", since, snap.LSN())
+	}
+	changes, err := snap.ChangesSince(since)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: incremental dump: %w", err)
+	}
+	schemas := make([]TableSchema, len(changes))
+	totals := make([]TableTotal, len(changes))
+	for i, tc := range changes {
+		t, _ := snap.Table(tc.Def.Name)
+		schemas[i] = TableSchema{Def: tc.Def, Meta: t.Meta(), Full: tc.Full}
+		totals[i] = tableTotal(t)
+	}
+	h := SegmentHeader{Mode: ModeIncremental, BaseLSN: since, LastLSN: snap.LSN(), Horizon: snap.TombstoneHorizon()}
+	if err := wr.BeginSegment(h, schemas); err != nil {
+		return nil, err
+	}
+	for i, tc := range changes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for j, r := range tc.Rows {
+			if j&4095 == 4095 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			if err := wr.WriteRow(i, r.Key, r.Enc, r.LSN, r.Hash); err != nil {
+				return nil, err
+			}
+		}
+		for _, tb := range tc.Tombstones {
+			if err := wr.WriteTombstone(i, tb.Key, tb.LSN); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return wr.EndSegment(totals)
+}
+
+// AppendResult is what AppendIncremental did.
+type AppendResult struct {
+	*Summary
+	// TruncatedTail is the number of bytes of a torn tail (an earlier
+	// append that crashed) removed before appending; 0 normally.
+	TruncatedTail int64
+}
+
+// AppendIncremental appends to the file at path an incremental segment
+// holding the changes of snap since the file's last complete segment
+// (whose last_lsn becomes the new segment's base_lsn). The new segment is
+// written after the existing end and then fsynced: a crash during the
+// append leaves every earlier segment intact, and readers report the torn
+// remains as a torn tail, which the next AppendIncremental cuts off.
+func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, opts WriterOptions) (*AppendResult, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: append: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: append: %w", err)
+	}
+	scan, err := ScanSegments(f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: append to %s: %w", path, err)
+	}
+	if len(scan.Segments) == 0 {
+		return nil, fmt.Errorf("snapshot: append to %s: %w: the file has no complete segment to continue; take a full dump", path, ErrNoSegment)
+	}
+	last := scan.Segments[len(scan.Segments)-1]
+	if snap.LSN() < last.Header.LastLSN {
+		return nil, fmt.Errorf("snapshot: append to %s: the file already reaches LSN %d, the state is at LSN %d", path, last.Header.LastLSN, snap.LSN())
+	}
+	res := &AppendResult{TruncatedTail: fi.Size() - last.End}
+	if res.TruncatedTail > 0 {
+		if err := f.Truncate(last.End); err != nil {
+			return nil, fmt.Errorf("snapshot: append: cutting torn tail: %w", err)
+		}
+	}
+	if _, err := f.Seek(last.End, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("snapshot: append: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	wr, err := newWriter(bw, opts)
+	if err != nil {
+		return nil, err
+	}
+	wr.off = last.End
+	sum, err := writeIncSegment(ctx, wr, snap, last.Header.LastLSN)
+	if cerr := wr.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: append to %s: %w", path, err)
+	}
+	res.Summary = sum
+	return res, nil
+}
+
+// WriteFileAtomic writes path durably: fn writes into a temporary file in
+// the same directory, which is fsynced, renamed over path, and the
+// directory fsynced. On any error the temporary file is removed and path
+// is untouched.
+func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = fn(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("snapshot: writing %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("snapshot: fsync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	d, derr := os.Open(dir)
+	if derr != nil {
+		return nil // renamed; the directory sync is best effort where it cannot be opened
+	}
+	defer d.Close()
+	if serr := d.Sync(); serr != nil && !errors.Is(serr, os.ErrInvalid) {
+		return fmt.Errorf("snapshot: fsync directory %s: %w", dir, serr)
+	}
+	return nil
+}

@@ -1,0 +1,676 @@
+package snapshot
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+)
+
+// ReaderOptions configure a Reader.
+type ReaderOptions struct {
+	// Workers is the number of decompression goroutines (default GOMAXPROCS).
+	Workers int
+	// Tolerant makes the Reader report damaged sections as ItemDamage items
+	// and go on (resynchronizing on the next valid section header) instead
+	// of failing. Verify and Salvage use it.
+	Tolerant bool
+}
+
+// ItemKind says what an Item carries.
+type ItemKind uint8
+
+// Item kinds, in the order they appear in a segment.
+const (
+	ItemSegment    ItemKind = iota + 1 // Segment: a segment begins
+	ItemTable                          // Table: one table's schema
+	ItemRows                           // Batch: rows of one table
+	ItemTombstones                     // Batch: deleted keys of one table
+	ItemFooter                         // Footer: the segment is complete and its checksums agree
+	ItemSkipped                        // a section of unknown type was skipped (Type)
+	ItemDamage                         // tolerant mode only: Err says what is damaged
+)
+
+// Item is one step of a Reader. Its byte slices (Row.Key, Row.Enc) are
+// valid only until the next call to Next.
+type Item struct {
+	Kind    ItemKind
+	Offset  int64 // file offset of the section
+	Size    int64 // section size in bytes, framing included
+	SegNo   int   // 1-based segment number
+	Segment *SegmentHeader
+	Table   *TableSchema
+	Batch   *Batch
+	Footer  *Footer
+	Type    byte  // section type
+	Err     error // ItemDamage: a *CorruptError
+}
+
+// Batch is one decoded row or tombstone batch.
+type Batch struct {
+	Table      string
+	Index      int    // batch index within the table and segment
+	FirstRow   uint64 // ordinal of the first entry within the table and segment
+	Codec      Compression
+	RawLen     int
+	Stored     int
+	Rows       []Row
+	Tombstones []engine.Tombstone
+	HashSum    uint64 // sum of engine.RowHash over Rows
+}
+
+// Row is one row as stored: encoded key, canonical encoding, LSN. The
+// slices alias the Reader's buffers (valid until the next Next).
+type Row struct {
+	Key []byte
+	Enc []byte
+	LSN uint64
+}
+
+// Reader streams the items of a .heliodump. Batches are verified and
+// decompressed by worker goroutines ahead of the consumer, in bounded
+// number, and delivered in file order. Next is called from one goroutine;
+// Close stops the workers and is safe to call twice.
+type Reader struct {
+	opts  ReaderOptions
+	br    *bufio.Reader
+	queue chan *pending
+	work  chan *pending
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+
+	// Set by runRead before it closes queue.
+	final  error // io.EOF or the fatal error
+	endOff int64
+	header FileHeader
+
+	// Consumer-side state (the goroutine calling Next).
+	prev *pending
+	done bool
+	seg  segCheck
+	segs int
+	last *SegmentHeader // header of the last complete segment
+}
+
+type pending struct {
+	off, size int64
+	typ       byte
+	flags     byte
+	payload   []byte
+	pcrc      uint32 // stored payload CRC
+	tables    []string
+	segNo     int
+	raw       []byte
+	item      *Item
+	err       error
+	done      chan struct{}
+}
+
+// segCheck follows one segment on the consumer side to check its footer.
+type segCheck struct {
+	open     bool
+	hdr      *SegmentHeader
+	no       int
+	sections uint64
+	chain    uint32
+	schemas  int
+	stats    []TableStats
+	damaged  bool
+}
+
+// NewReader starts reading r with default options.
+func NewReader(r io.Reader) *Reader { return NewReaderWith(r, ReaderOptions{}) }
+
+// NewReaderWith starts reading r.
+func NewReaderWith(r io.Reader, opts ReaderOptions) *Reader {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	rd := &Reader{
+		opts:  opts,
+		br:    bufio.NewReaderSize(r, 256<<10),
+		queue: make(chan *pending, 2*opts.Workers+2),
+		work:  make(chan *pending, opts.Workers),
+		quit:  make(chan struct{}),
+	}
+	rd.wg.Add(1 + opts.Workers)
+	go rd.runRead()
+	for i := 0; i < opts.Workers; i++ {
+		go rd.runDecode()
+	}
+	return rd
+}
+
+// Close stops the reader's goroutines. It does not close the source.
+func (r *Reader) Close() error {
+	r.once.Do(func() { close(r.quit) })
+	r.wg.Wait()
+	return nil
+}
+
+// FileHeader returns the file header (valid after the first Next).
+func (r *Reader) FileHeader() FileHeader { return r.header }
+
+// emit queues p; it reports false when the reader is closing.
+func (r *Reader) emit(p *pending) bool {
+	select {
+	case r.queue <- p:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+func (r *Reader) emitDone(p *pending) bool {
+	if p.done == nil {
+		p.done = closedCh
+	}
+	return r.emit(p)
+}
+
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// runRead reads sections in file order and hands batches to the decoders.
+// It owns off (the byte offset) and ends at EOF, on a fatal error or on
+// Close, closing queue and work.
+func (r *Reader) runRead() {
+	defer r.wg.Done()
+	defer close(r.work)
+	defer close(r.queue)
+	var off int64
+	fatal := func(err error) { r.final = err; r.endOff = off }
+
+	var hb [fileHeaderLen]byte
+	n, err := io.ReadFull(r.br, hb[:])
+	off += int64(n)
+	if err != nil {
+		if n >= 8 && string(hb[:8]) == Magic {
+			fatal(&CorruptError{Offset: int64(n), Batch: -1, Torn: true, Reason: "file header incomplete"})
+		} else {
+			fatal(fmt.Errorf("%w: input is %d bytes long", ErrNotDump, n))
+		}
+		return
+	}
+	h, err := parseFileHeader(hb[:])
+	r.header = h
+	if err != nil {
+		var ce *CorruptError
+		if !r.opts.Tolerant || !errors.As(err, &ce) {
+			fatal(err)
+			return
+		}
+		if !r.emitDone(&pending{off: 0, size: fileHeaderLen, item: &Item{Kind: ItemDamage, Err: err}}) {
+			return
+		}
+	}
+
+	var tables []string
+	segNo := 0
+	for {
+		fh, ok, n, err := r.readFrameHeader()
+		if err == io.EOF && n == 0 {
+			fatal(io.EOF)
+			r.endOff = off
+			return
+		}
+		if err != nil {
+			fatal(&CorruptError{Offset: off, Segment: segNo, Batch: -1, Torn: true, Reason: fmt.Sprintf("input ends %d bytes into a section header", n)})
+			r.endOff = off + int64(n)
+			return
+		}
+		if !ok {
+			skipped, found := r.resync()
+			if !found {
+				fatal(&CorruptError{Offset: off, Segment: segNo, Batch: -1, Torn: true,
+					Reason: fmt.Sprintf("no valid section in the last %d bytes", skipped)})
+				r.endOff = off + skipped
+				return
+			}
+			ce := &CorruptError{Offset: off, Segment: segNo, Batch: -1, Reason: fmt.Sprintf("section header checksum mismatch; %d bytes skipped to the next valid section", skipped)}
+			if !r.opts.Tolerant {
+				fatal(ce)
+				return
+			}
+			if !r.emitDone(&pending{off: off, size: skipped, segNo: segNo, item: &Item{Kind: ItemDamage, Err: ce}}) {
+				return
+			}
+			off += skipped
+			continue
+		}
+		start := off
+		off += frameHeaderLen
+		payload, err := readPayload(r.br, fh.length)
+		off += int64(len(payload))
+		var tb [4]byte
+		if err == nil {
+			var m int
+			m, err = io.ReadFull(r.br, tb[:])
+			off += int64(m)
+		}
+		if err != nil {
+			fatal(&CorruptError{Offset: start, Segment: segNo, Batch: -1, Torn: true,
+				Reason: fmt.Sprintf("section of %d bytes cut short at offset %d", fh.length+frameHeaderLen+frameTrailer, off)})
+			r.endOff = off
+			return
+		}
+		p := &pending{off: start, size: off - start, typ: fh.typ, flags: fh.flags, payload: payload, pcrc: binary.LittleEndian.Uint32(tb[:]), segNo: segNo}
+		switch fh.typ {
+		case secRowBatch, secTombBatch:
+			p.tables = tables
+			p.done = make(chan struct{})
+			if !r.emit(p) {
+				return
+			}
+			select {
+			case r.work <- p:
+			case <-r.quit:
+				return
+			}
+			continue
+		}
+		if crc(payload) != p.pcrc {
+			p.err = &CorruptError{Offset: start, Segment: segNo, Batch: -1, Reason: fmt.Sprintf("%s checksum mismatch", sectionName(fh.typ))}
+		}
+		if p.err == nil {
+			switch fh.typ {
+			case secSegmentHeader:
+				segNo++
+				p.segNo = segNo
+				sh, err := decodeSegmentHeader(payload)
+				if err != nil {
+					p.err = &CorruptError{Offset: start, Segment: segNo, Batch: -1, Reason: "segment header: " + err.Error()}
+					tables = nil
+				} else {
+					tables = sh.Tables
+					p.item = &Item{Kind: ItemSegment, Segment: sh}
+				}
+			case secTableSchema:
+				ord, ts, err := decodeTableSchema(payload)
+				switch {
+				case err != nil:
+					p.err = &CorruptError{Offset: start, Segment: segNo, Batch: -1, Reason: "table schema: " + err.Error()}
+				case ord >= len(tables) || tables[ord] != ts.Def.Name:
+					p.err = &CorruptError{Offset: start, Segment: segNo, Batch: -1, Reason: fmt.Sprintf("schema of table %q does not match the segment's table list", ts.Def.Name)}
+				default:
+					p.item = &Item{Kind: ItemTable, Table: ts}
+				}
+			case secFooter:
+				f, err := decodeFooter(payload, tables)
+				if err != nil {
+					p.err = &CorruptError{Offset: start, Segment: segNo, Batch: -1, Reason: "footer: " + err.Error()}
+				} else {
+					p.item = &Item{Kind: ItemFooter, Footer: f}
+				}
+			default:
+				if fh.flags&flagCritical != 0 {
+					fatal(&VersionError{FileMajor: h.Major, FileMinor: h.Minor, Writer: h.Product,
+						Reason: fmt.Sprintf("section type 0x%02x at offset %d must be understood but is unknown to this build", fh.typ, start)})
+					return
+				}
+				p.item = &Item{Kind: ItemSkipped, Type: fh.typ}
+			}
+		} else if fh.typ == secSegmentHeader {
+			segNo++
+			p.segNo = segNo
+			tables = nil
+		}
+		if p.err != nil {
+			if !r.opts.Tolerant {
+				fatal(p.err)
+				return
+			}
+			p.item = &Item{Kind: ItemDamage, Err: p.err}
+		}
+		if !r.emitDone(p) {
+			return
+		}
+	}
+}
+
+// readFrameHeader reads 12 bytes; ok reports whether they form a valid
+// frame header. On !ok nothing is consumed.
+func (r *Reader) readFrameHeader() (frameHeader, bool, int, error) {
+	b, err := r.br.Peek(frameHeaderLen)
+	if err != nil {
+		if len(b) == 0 && errors.Is(err, io.EOF) {
+			return frameHeader{}, false, 0, io.EOF
+		}
+		return frameHeader{}, false, len(b), io.ErrUnexpectedEOF
+	}
+	fh, ok := parseFrameHeader(b)
+	if ok {
+		_, _ = r.br.Discard(frameHeaderLen)
+	}
+	return fh, ok, frameHeaderLen, nil
+}
+
+// resync skips bytes until a valid frame header starts, reporting how
+// many were skipped and whether one was found before the end of input.
+func (r *Reader) resync() (int64, bool) {
+	var skipped int64
+	for {
+		_, _ = r.br.Discard(1)
+		skipped++
+		b, err := r.br.Peek(frameHeaderLen)
+		if len(b) < frameHeaderLen {
+			n, _ := r.br.Discard(len(b))
+			_ = err
+			return skipped + int64(n), false
+		}
+		if _, ok := parseFrameHeader(b); ok {
+			return skipped, true
+		}
+	}
+}
+
+// readPayload reads n bytes, growing the buffer as bytes arrive, so a
+// damaged length costs no more memory than the input holds.
+func readPayload(br *bufio.Reader, n int) ([]byte, error) {
+	const step = 4 << 20
+	if n <= step {
+		b := getBuf()
+		if cap(b) < n {
+			b = make([]byte, n)
+		}
+		b = b[:n]
+		_, err := io.ReadFull(br, b)
+		return b, err
+	}
+	b := make([]byte, 0, step)
+	for len(b) < n {
+		k := min(n-len(b), step)
+		b = grow(b, k)
+		m, err := io.ReadFull(br, b[len(b):len(b)+k])
+		b = b[:len(b)+m]
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// runDecode verifies and decodes batches until work is closed.
+func (r *Reader) runDecode() {
+	defer r.wg.Done()
+	d := newDecompressor()
+	defer d.close()
+	for p := range r.work {
+		b, raw, err := decodeBatch(d, p)
+		p.raw = raw
+		if err != nil {
+			if !r.opts.Tolerant {
+				p.err = err
+			} else {
+				p.item = &Item{Kind: ItemDamage, Err: err, Batch: b}
+			}
+		} else {
+			kind := ItemRows
+			if p.typ == secTombBatch {
+				kind = ItemTombstones
+			}
+			p.item = &Item{Kind: kind, Batch: b}
+		}
+		close(p.done)
+	}
+}
+
+func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
+	ce := &CorruptError{Offset: p.off, Segment: p.segNo, Batch: -1}
+	fail := func(b *Batch, format string, args ...any) (*Batch, []byte, error) {
+		ce.Reason = fmt.Sprintf(format, args...)
+		return b, nil, ce
+	}
+	if crc(p.payload) != p.pcrc {
+		// The header fields are unverified; report them only as claims.
+		b := &Batch{Index: -1}
+		if bh, _, err := decodeBatchHeader(p.payload); err == nil && bh.ord < len(p.tables) {
+			b.Table, b.Index, b.FirstRow = p.tables[bh.ord], bh.index, bh.firstRow
+		}
+		return fail(b, "batch checksum mismatch (CRC32C)")
+	}
+	bh, stored, err := decodeBatchHeader(p.payload)
+	if err != nil {
+		return fail(nil, "batch header: %v", err)
+	}
+	if bh.ord >= len(p.tables) {
+		return fail(nil, "batch of table #%d, segment has %d tables", bh.ord, len(p.tables))
+	}
+	b := &Batch{Table: p.tables[bh.ord], Index: bh.index, FirstRow: bh.firstRow, Codec: bh.codec, RawLen: bh.rawLen, Stored: len(p.payload)}
+	ce.Table, ce.Batch = b.Table, b.Index
+	if bh.codec == CompressLZ4 && bh.rawLen > 255*len(stored)+64 {
+		return fail(b, "raw length %d impossible for %d lz4 bytes", bh.rawLen, len(stored))
+	}
+	var dst []byte
+	if bh.codec != CompressNone {
+		dst = getBuf()
+	}
+	raw, err := d.decompress(dst, bh.codec, stored, bh.rawLen)
+	if err != nil {
+		return fail(b, "%v", err)
+	}
+	if bh.codec == CompressNone {
+		raw = nil // aliases payload, released with it
+	}
+	data := stored
+	if raw != nil {
+		data = raw
+	}
+	dd := dec{b: data}
+	if p.typ == secRowBatch {
+		b.Rows = make([]Row, 0, bh.count)
+		tname := b.Table
+		for i := 0; i < bh.count && dd.err == nil; i++ {
+			k := dd.fixed(dd.count(1, MaxBatchRaw))
+			e := dd.fixed(dd.count(1, MaxBatchRaw))
+			lsn := dd.uvarint()
+			if dd.err != nil {
+				break
+			}
+			b.Rows = append(b.Rows, Row{Key: k, Enc: e, LSN: lsn})
+			b.HashSum += engine.RowHash(tname, bstr(k), bstr(e))
+		}
+	} else {
+		b.Tombstones = make([]engine.Tombstone, 0, bh.count)
+		for i := 0; i < bh.count && dd.err == nil; i++ {
+			k := dd.fixed(dd.count(1, MaxBatchRaw))
+			lsn := dd.uvarint()
+			if dd.err == nil {
+				b.Tombstones = append(b.Tombstones, engine.Tombstone{Key: string(k), LSN: lsn})
+			}
+		}
+	}
+	if dd.err == nil && dd.off != len(data) {
+		dd.fail("%d bytes after the last of %d entries", len(data)-dd.off, bh.count)
+	}
+	if dd.err != nil {
+		return fail(b, "batch contents: %v", dd.err)
+	}
+	return b, raw, nil
+}
+
+// bstr views b as a string without copying; only for immediate use.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func sectionName(typ byte) string {
+	switch typ {
+	case secSegmentHeader:
+		return "segment header"
+	case secTableSchema:
+		return "table schema"
+	case secRowBatch:
+		return "row batch"
+	case secTombBatch:
+		return "tombstone batch"
+	case secFooter:
+		return "footer"
+	}
+	return fmt.Sprintf("section 0x%02x", typ)
+}
+
+// Next returns the next item, io.EOF after the last complete segment, or
+// an error. In strict mode (the default) the first damage ends reading
+// with a *CorruptError (errors.Is ErrCorrupt; ErrTornTail for an input
+// that ends inside a segment); LSN discontinuity inside the file is
+// ErrLSNGap; a newer major version is a *VersionError (ErrVersion).
+func (r *Reader) Next() (*Item, error) {
+	if r.prev != nil {
+		putBuf(r.prev.payload)
+		if r.prev.raw != nil {
+			putBuf(r.prev.raw)
+		}
+		r.prev = nil
+	}
+	if r.done {
+		return nil, r.final
+	}
+	p, ok := <-r.queue
+	if !ok {
+		r.done = true
+		if r.final == io.EOF && r.seg.open {
+			r.final = &CorruptError{Offset: r.endOff, Segment: r.seg.no, Batch: -1, Torn: true, Reason: "input ends before the segment footer"}
+		} else if r.final == io.EOF && r.segs == 0 {
+			r.final = fmt.Errorf("%w (input ends at offset %d)", ErrNoSegment, r.endOff)
+		}
+		if ce, ok := r.final.(*CorruptError); ok && ce.Torn && ce.Segment == 0 && r.seg.no > 0 {
+			ce.Segment = r.seg.no
+		}
+		return nil, r.final
+	}
+	<-p.done
+	r.prev = p
+	if p.err != nil {
+		return r.stop(p.err)
+	}
+	it := p.item
+	it.Offset, it.Size, it.SegNo, it.Type = p.off, p.size, p.segNo, p.typ
+	if err := r.check(it, p); err != nil {
+		if r.opts.Tolerant && errors.Is(err, ErrCorrupt) {
+			return &Item{Kind: ItemDamage, Offset: it.Offset, Size: it.Size, SegNo: it.SegNo, Err: err, Batch: it.Batch}, nil
+		}
+		return r.stop(err)
+	}
+	return it, nil
+}
+
+func (r *Reader) stop(err error) (*Item, error) {
+	r.done = true
+	r.final = err
+	r.once.Do(func() { close(r.quit) })
+	return nil, err
+}
+
+// check enforces the order of sections and the footer's agreement with
+// what was read.
+func (r *Reader) check(it *Item, p *pending) error {
+	s := &r.seg
+	chain := func() {
+		var b [5]byte
+		b[0] = p.typ
+		binary.LittleEndian.PutUint32(b[1:], p.pcrc)
+		s.chain = crc32.Update(s.chain, castagnoli, b[:])
+		s.sections++
+	}
+	bad := func(format string, args ...any) error {
+		return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Batch: -1, Reason: fmt.Sprintf(format, args...)}
+	}
+	if it.Kind == ItemDamage {
+		s.damaged = true
+		return nil
+	}
+	if it.Kind != ItemSegment && !s.open {
+		return bad("%s outside a segment", sectionName(p.typ))
+	}
+	switch it.Kind {
+	case ItemSegment:
+		if s.open {
+			return &CorruptError{Offset: it.Offset, Segment: s.no, Batch: -1, Torn: true, Reason: "segment ends without a footer and a new segment starts"}
+		}
+		h := it.Segment
+		if r.last != nil {
+			if h.Mode == ModeIncremental && h.BaseLSN != r.last.LastLSN {
+				return fmt.Errorf("%w: segment %d at offset %d starts at LSN %d but segment %d ends at LSN %d", ErrLSNGap, it.SegNo, it.Offset, h.BaseLSN, it.SegNo-1, r.last.LastLSN)
+			}
+			if h.Mode == ModeFull && h.LastLSN < r.last.LastLSN {
+				return fmt.Errorf("%w: full segment %d at LSN %d is older than segment %d at LSN %d", ErrLSNGap, it.SegNo, h.LastLSN, it.SegNo-1, r.last.LastLSN)
+			}
+		}
+		*s = segCheck{open: true, hdr: h, no: it.SegNo, stats: make([]TableStats, len(h.Tables))}
+		for i, t := range h.Tables {
+			s.stats[i].Name = t
+		}
+		chain()
+	case ItemTable:
+		if s.schemas >= len(s.hdr.Tables) || s.hdr.Tables[s.schemas] != it.Table.Def.Name {
+			return bad("schema of table %q out of order", it.Table.Def.Name)
+		}
+		s.schemas++
+		chain()
+	case ItemRows, ItemTombstones:
+		b := it.Batch
+		ord := -1
+		for i, t := range s.hdr.Tables {
+			if t == b.Table {
+				ord = i
+				break
+			}
+		}
+		if ord < 0 || s.schemas != len(s.hdr.Tables) {
+			return bad("batch of table %q before its schema", b.Table)
+		}
+		st := &s.stats[ord]
+		if !s.damaged {
+			want := st.Rows
+			if it.Kind == ItemTombstones {
+				want = st.Tombstones
+			}
+			if uint64(b.Index) != st.Batches || b.FirstRow != want {
+				return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Table: b.Table, Batch: b.Index,
+					Reason: fmt.Sprintf("batch out of sequence (expected batch %d starting at entry %d)", st.Batches, want)}
+			}
+		}
+		st.Batches++
+		st.RawBytes += uint64(b.RawLen)
+		st.Stored += uint64(b.Stored)
+		if it.Kind == ItemRows {
+			st.Rows += uint64(len(b.Rows))
+			st.HashSum += b.HashSum
+		} else {
+			st.Tombstones += uint64(len(b.Tombstones))
+		}
+		chain()
+	case ItemSkipped:
+		chain()
+	case ItemFooter:
+		f := it.Footer
+		s.open = false
+		r.segs++
+		r.last = s.hdr
+		if s.damaged {
+			return nil // damage already reported; the sums cannot agree
+		}
+		if f.Sections != s.sections || f.Checksum != s.chain {
+			return bad("segment checksum mismatch: footer says 0x%08X over %d sections, read 0x%08X over %d", f.Checksum, f.Sections, s.chain, s.sections)
+		}
+		for i := range f.Tables {
+			w, g := f.Tables[i], s.stats[i]
+			w.TableRows, w.TableHashSum = 0, 0
+			if w != g {
+				return bad("footer statistics of table %q disagree with its batches (footer %+v; read %+v)", w.Name, w, g)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,506 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// WriterOptions configure a Writer. Start from DefaultWriterOptions.
+type WriterOptions struct {
+	Compression Compression
+	// Level is the codec level: zstd 1-19 (default 3), lz4 1-9 (default 1 =
+	// fast, 2-9 = LZ4-HC). 0 means the codec's default. Ignored for none.
+	Level int
+	// BatchSize is the target uncompressed size of one batch (default
+	// 2 MiB, allowed 64 KiB to 16 MiB). A larger row gets a batch of its own.
+	BatchSize int
+	// Workers is the number of compression goroutines (default GOMAXPROCS).
+	Workers int
+	// DumpID identifies the segment; the zero value means a new UUIDv7.
+	// Raft snapshots pass one so that every node writes identical bytes.
+	DumpID uuid.UUID
+	// CreatedAt is recorded with microsecond precision; the zero value
+	// means time.Now(). Raft snapshots pass one, as for DumpID.
+	CreatedAt time.Time
+	// ClusterID and NodeID identify the source. Leave NodeID empty for
+	// snapshots that must be byte-identical across nodes.
+	ClusterID string
+	NodeID    string
+	// Product is the product version recorded as the writer (default
+	// ProductVersion).
+	Product string
+	// Tables limits WriteFull to these tables (nil = all). Unknown names
+	// are an error.
+	Tables []string
+	// NoTombstones leaves a full segment's tombstones out; the restored
+	// state then has its tombstone horizon at last_lsn.
+	NoTombstones bool
+}
+
+// DefaultWriterOptions returns zstd level 3, 2 MiB batches, one worker per
+// core.
+func DefaultWriterOptions() WriterOptions {
+	return WriterOptions{Compression: CompressZstd, Level: 3, BatchSize: 2 << 20}
+}
+
+// Validate checks the options and reports the first problem.
+func (o *WriterOptions) Validate() error {
+	switch o.Compression {
+	case CompressNone:
+	case CompressLZ4:
+		if o.Level < 0 || o.Level > 9 {
+			return fmt.Errorf("%w: lz4 level %d out of range 1-9", ErrInvalidOptions, o.Level)
+		}
+	case CompressZstd:
+		if o.Level < 0 || o.Level > 19 {
+			return fmt.Errorf("%w: zstd level %d out of range 1-19", ErrInvalidOptions, o.Level)
+		}
+	default:
+		return fmt.Errorf("%w: unknown compression %d", ErrInvalidOptions, o.Compression)
+	}
+	if o.BatchSize != 0 && (o.BatchSize < 64<<10 || o.BatchSize > 16<<20) {
+		return fmt.Errorf("%w: batch size %d out of range 64 KiB-16 MiB", ErrInvalidOptions, o.BatchSize)
+	}
+	if o.Workers < 0 || o.Workers > 256 {
+		return fmt.Errorf("%w: %d workers", ErrInvalidOptions, o.Workers)
+	}
+	if len(o.Product) > productVerLen {
+		return fmt.Errorf("%w: product version %q longer than %d bytes", ErrInvalidOptions, o.Product, productVerLen)
+	}
+	return nil
+}
+
+func (o *WriterOptions) fill() {
+	if o.Level == 0 {
+		switch o.Compression {
+		case CompressZstd:
+			o.Level = 3
+		case CompressLZ4:
+			o.Level = 1
+		}
+	}
+	if o.Compression == CompressNone {
+		o.Level = 0
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 2 << 20
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Product == "" {
+		o.Product = ProductVersion
+	}
+}
+
+// Summary describes one written segment.
+type Summary struct {
+	DumpID      uuid.UUID
+	CreatedAt   time.Time
+	Mode        Mode
+	BaseLSN     uint64
+	LastLSN     uint64
+	Offset      int64 // where the segment starts in the output
+	Size        int64 // bytes of the segment
+	Compression Compression
+	Level       int
+	Tables      []TableStats
+	RawBytes    uint64 // uncompressed batch bytes
+	StoredBytes uint64 // stored batch bytes
+	Rows        uint64
+	Checksum    uint32 // the footer's segment checksum
+}
+
+// Writer streams segments into an io.Writer. Rows are gathered into
+// batches that worker goroutines compress in parallel; batches are written
+// in the order they were filled, so the output is deterministic. Memory is
+// bounded by about 3 x Workers batches.
+//
+// A Writer is used by one goroutine. Close must be called; it stops the
+// workers and is safe to call twice. After any error the Writer is dead.
+type Writer struct {
+	w    io.Writer
+	opts WriterOptions
+	off  int64 // bytes written to w
+
+	jobs        chan *job
+	wg          sync.WaitGroup
+	pending     []*job // submitted, in output order
+	maxInFlight int
+	err         error
+	closed      bool
+
+	seg *segWriter
+}
+
+type job struct {
+	typ   byte
+	hdr   batchHeader
+	raw   []byte
+	frame []byte // complete section, set by the worker
+	pcrc  uint32 // payload CRC
+	done  chan struct{}
+}
+
+// segWriter is the state of the open segment.
+type segWriter struct {
+	hdr      SegmentHeader
+	start    int64
+	sections uint64
+	chain    uint32
+	stats    []TableStats
+	rows     openBatch
+	tombs    openBatch
+}
+
+type openBatch struct {
+	table int // -1 = none
+	count int
+	raw   []byte
+	hash  uint64
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2<<20); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) > 32<<20 {
+		return // a huge-row batch: let it go
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
+// NewWriter writes the file header to w and starts the compression workers.
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	wr, err := newWriter(w, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := wr.writeRaw(appendFileHeader(nil, wr.opts.Product)); err != nil {
+		_ = wr.Close()
+		return nil, err
+	}
+	return wr, nil
+}
+
+// newWriter starts a Writer without writing a file header (append).
+func newWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.fill()
+	wr := &Writer{w: w, opts: opts, jobs: make(chan *job, opts.Workers), maxInFlight: 2*opts.Workers + 2}
+	for i := 0; i < opts.Workers; i++ {
+		c, err := newCompressor(opts.Compression, opts.Level)
+		if err != nil {
+			close(wr.jobs)
+			wr.wg.Wait()
+			return nil, err
+		}
+		wr.wg.Add(1)
+		go wr.runCompress(c)
+	}
+	return wr, nil
+}
+
+// runCompress is one worker: it turns raw batches into finished sections.
+// It ends when jobs is closed (Close).
+func (w *Writer) runCompress(c *compressor) {
+	defer w.wg.Done()
+	defer c.close()
+	for j := range w.jobs {
+		out := grow(getBuf(), frameHeaderLen+32+len(j.raw)/2)[:frameHeaderLen]
+		out = j.hdr.append(out)
+		codecAt := len(out) - 1
+		out, codec := c.compress(out, j.raw)
+		out[codecAt] = byte(codec)
+		payload := out[frameHeaderLen:]
+		j.pcrc = crc(payload)
+		appendFrameHeader(out[:0], j.typ, flagCritical, len(payload))
+		j.frame = binary.LittleEndian.AppendUint32(out, j.pcrc)
+		close(j.done)
+	}
+}
+
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func (w *Writer) writeRaw(b []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	n, err := w.w.Write(b)
+	w.off += int64(n)
+	if err != nil {
+		return w.fail(fmt.Errorf("snapshot: write: %w", err))
+	}
+	return nil
+}
+
+// Offset returns the number of bytes written so far.
+func (w *Writer) Offset() int64 { return w.off }
+
+// writeSection writes a small section after every pending batch.
+func (w *Writer) writeSection(typ byte, payload []byte) error {
+	if err := w.drain(0); err != nil {
+		return err
+	}
+	pc := crc(payload)
+	buf := appendFrameHeader(make([]byte, 0, frameHeaderLen+len(payload)+4), typ, flagCritical, len(payload))
+	buf = append(buf, payload...)
+	buf = binary.LittleEndian.AppendUint32(buf, pc)
+	w.chainSection(typ, pc)
+	return w.writeRaw(buf)
+}
+
+func (w *Writer) chainSection(typ byte, pcrc uint32) {
+	if w.seg == nil {
+		return
+	}
+	var b [5]byte
+	b[0] = typ
+	binary.LittleEndian.PutUint32(b[1:], pcrc)
+	w.seg.chain = crc32.Update(w.seg.chain, castagnoli, b[:])
+	w.seg.sections++
+}
+
+// drain writes finished batches until at most keep are pending.
+func (w *Writer) drain(keep int) error {
+	for len(w.pending) > keep {
+		j := w.pending[0]
+		<-j.done
+		w.pending[0] = nil
+		w.pending = w.pending[1:]
+		if w.err == nil {
+			st := &w.seg.stats[j.hdr.ord]
+			st.Stored += uint64(len(j.frame) - frameHeaderLen - frameTrailer)
+			w.chainSection(j.typ, j.pcrc)
+			_ = w.writeRaw(j.frame)
+		}
+		putBuf(j.raw)
+		putBuf(j.frame)
+	}
+	return w.err
+}
+
+// BeginSegment starts a segment: it writes the header and one schema
+// section per table. h.Tables is set from schemas; DumpID, CreatedAt,
+// Compression, Level, Product, ClusterID and NodeID from the options when
+// zero.
+func (w *Writer) BeginSegment(h SegmentHeader, schemas []TableSchema) error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.seg != nil {
+		return w.fail(errors.New("snapshot: BeginSegment inside an open segment"))
+	}
+	if h.DumpID == (uuid.UUID{}) {
+		h.DumpID = w.opts.DumpID
+	}
+	if h.DumpID == (uuid.UUID{}) {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return w.fail(fmt.Errorf("snapshot: dump id: %w", err))
+		}
+		h.DumpID = id
+	}
+	if h.CreatedAt.IsZero() {
+		h.CreatedAt = w.opts.CreatedAt
+	}
+	if h.CreatedAt.IsZero() {
+		h.CreatedAt = time.Now()
+	}
+	h.CreatedAt = time.UnixMicro(h.CreatedAt.UnixMicro()).UTC()
+	h.Compression, h.Level = w.opts.Compression, w.opts.Level
+	h.Product = nonEmpty(h.Product, w.opts.Product)
+	h.ClusterID = nonEmpty(h.ClusterID, w.opts.ClusterID)
+	h.NodeID = nonEmpty(h.NodeID, w.opts.NodeID)
+	h.Tables = make([]string, len(schemas))
+	for i, s := range schemas {
+		h.Tables[i] = s.Def.Name
+	}
+	w.seg = &segWriter{hdr: h, start: w.off, stats: make([]TableStats, len(schemas)),
+		rows: openBatch{table: -1}, tombs: openBatch{table: -1}}
+	for i, s := range schemas {
+		w.seg.stats[i].Name = s.Def.Name
+	}
+	if err := w.writeSection(secSegmentHeader, h.append(nil)); err != nil {
+		return err
+	}
+	for i := range schemas {
+		if err := w.writeSection(secTableSchema, appendTableSchema(nil, i, &schemas[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteRow adds one row of table ordinal t (index into the schemas given
+// to BeginSegment). enc is the engine's canonical encoding, written as is;
+// hash must be engine.RowHash(table, key, enc) (RowRef.Hash). The strings
+// are copied before WriteRow returns.
+func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
+	s := w.seg
+	if s == nil || t < 0 || t >= len(s.stats) {
+		return w.fail(fmt.Errorf("snapshot: WriteRow to table %d outside a segment or out of range", t))
+	}
+	b := &s.rows
+	if b.table != t {
+		if err := w.flush(secRowBatch, b); err != nil {
+			return err
+		}
+		b.table = t
+	}
+	if b.raw == nil {
+		b.raw = getBuf()
+	}
+	b.raw = binary.AppendUvarint(b.raw, uint64(len(key)))
+	b.raw = append(b.raw, key...)
+	b.raw = binary.AppendUvarint(b.raw, uint64(len(enc)))
+	b.raw = append(b.raw, enc...)
+	b.raw = binary.AppendUvarint(b.raw, lsn)
+	b.count++
+	b.hash += hash
+	if len(b.raw) >= w.opts.BatchSize {
+		return w.flush(secRowBatch, b)
+	}
+	return w.err
+}
+
+// WriteTombstone records that key of table ordinal t was deleted at lsn.
+func (w *Writer) WriteTombstone(t int, key string, lsn uint64) error {
+	s := w.seg
+	if s == nil || t < 0 || t >= len(s.stats) {
+		return w.fail(fmt.Errorf("snapshot: WriteTombstone to table %d outside a segment or out of range", t))
+	}
+	b := &s.tombs
+	if b.table != t {
+		if err := w.flush(secTombBatch, b); err != nil {
+			return err
+		}
+		b.table = t
+	}
+	if b.raw == nil {
+		b.raw = getBuf()
+	}
+	b.raw = binary.AppendUvarint(b.raw, uint64(len(key)))
+	b.raw = append(b.raw, key...)
+	b.raw = binary.AppendUvarint(b.raw, lsn)
+	b.count++
+	if len(b.raw) >= w.opts.BatchSize {
+		return w.flush(secTombBatch, b)
+	}
+	return w.err
+}
+
+// flush hands the open batch to the workers.
+func (w *Writer) flush(typ byte, b *openBatch) error {
+	if w.err != nil {
+		return w.err
+	}
+	if b.table < 0 || b.count == 0 {
+		return nil
+	}
+	st := &w.seg.stats[b.table]
+	j := &job{typ: typ, raw: b.raw, done: make(chan struct{})}
+	j.hdr = batchHeader{ord: b.table, index: int(st.Batches), count: b.count, rawLen: len(b.raw)}
+	if typ == secRowBatch {
+		j.hdr.firstRow = st.Rows
+		st.Rows += uint64(b.count)
+		st.HashSum += b.hash
+	} else {
+		j.hdr.firstRow = st.Tombstones
+		st.Tombstones += uint64(b.count)
+	}
+	st.Batches++
+	st.RawBytes += uint64(len(b.raw))
+	b.raw, b.count, b.hash = nil, 0, 0
+	w.pending = append(w.pending, j)
+	w.jobs <- j
+	return w.drain(w.maxInFlight)
+}
+
+// TableTotal is the whole-table state at last_lsn recorded in the footer
+// (engine Table.Len and HashSum) for restore to prove what it built.
+type TableTotal struct {
+	Rows    uint64
+	HashSum uint64
+}
+
+// EndSegment flushes the open batches and writes the footer. totals is
+// indexed like the schemas given to BeginSegment.
+func (w *Writer) EndSegment(totals []TableTotal) (*Summary, error) {
+	s := w.seg
+	if s == nil {
+		return nil, w.fail(errors.New("snapshot: EndSegment without BeginSegment"))
+	}
+	if len(totals) != len(s.stats) {
+		return nil, w.fail(fmt.Errorf("snapshot: EndSegment got %d table totals for %d tables", len(totals), len(s.stats)))
+	}
+	if err := w.flush(secRowBatch, &s.rows); err != nil {
+		return nil, err
+	}
+	if err := w.flush(secTombBatch, &s.tombs); err != nil {
+		return nil, err
+	}
+	if err := w.drain(0); err != nil {
+		return nil, err
+	}
+	f := Footer{Sections: s.sections, Tables: s.stats, Checksum: s.chain}
+	var rows uint64
+	for i := range f.Tables {
+		f.Tables[i].TableRows, f.Tables[i].TableHashSum = totals[i].Rows, totals[i].HashSum
+		f.RawBytes += f.Tables[i].RawBytes
+		f.StoredBytes += f.Tables[i].Stored
+		rows += f.Tables[i].Rows
+	}
+	if err := w.writeSection(secFooter, f.append(nil)); err != nil {
+		return nil, err
+	}
+	w.seg = nil
+	return &Summary{DumpID: s.hdr.DumpID, CreatedAt: s.hdr.CreatedAt, Mode: s.hdr.Mode, BaseLSN: s.hdr.BaseLSN, LastLSN: s.hdr.LastLSN,
+		Offset: s.start, Size: w.off - s.start, Compression: s.hdr.Compression, Level: s.hdr.Level,
+		Tables: f.Tables, RawBytes: f.RawBytes, StoredBytes: f.StoredBytes, Rows: rows, Checksum: f.Checksum}, nil
+}
+
+// Close stops the workers. It does not close the underlying writer. A
+// segment left open is not finished (readers will report a torn tail) and
+// Close returns an error saying so. Safe to call twice.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.err == nil {
+		w.err = ErrClosed
+		defer func() { w.err = ErrClosed }()
+	}
+	for _, j := range w.pending {
+		<-j.done
+	}
+	w.pending = nil
+	close(w.jobs)
+	w.wg.Wait()
+	if w.seg != nil {
+		w.seg = nil
+		return errors.New("snapshot: writer closed inside an unfinished segment")
+	}
+	return nil
+}
