@@ -1,9 +1,6 @@
 package replication
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Sentinel errors. Callers compare with errors.Is; the SQL layer maps them to
 // SQLSTATEs through IsRetryable and SQLState rather than by message.
@@ -170,9 +167,4 @@ func toRemote(err error) *RemoteError {
 		}
 	}
 	return out
-}
-
-// wrapf wraps a sentinel with context while keeping errors.Is on both.
-func wrapf(sentinel error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
 }

@@ -1,8 +1,6 @@
 package replication
 
 import (
-	"context"
-	"errors"
 	"net"
 	"net/http"
 	"slices"
@@ -67,16 +65,6 @@ func newCluster(t *testing.T, size int, onDisk bool) *tcluster {
 	}
 	t.Cleanup(c.stopAll)
 	return c
-}
-
-func (c *tcluster) node(id string) *tnode {
-	for _, tn := range c.nodes {
-		if tn.id == id {
-			return tn
-		}
-	}
-	c.t.Fatalf("no node %s", id)
-	return nil
 }
 
 // start opens the node with a fresh FSM (state comes back from its data dir
@@ -245,20 +233,4 @@ func join(s []string) string {
 		out += x
 	}
 	return out
-}
-
-// applyRetry applies through tn, retrying retryable errors (as the SQL
-// layer does) until ctx ends.
-func applyRetry(ctx context.Context, n *Node, cmd string) (uint64, error) {
-	for {
-		_, idx, err := n.Apply(ctx, []byte(cmd))
-		if err == nil || !IsRetryable(err) || errors.Is(err, ErrLeadershipLost) {
-			return idx, err
-		}
-		select {
-		case <-ctx.Done():
-			return 0, err
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

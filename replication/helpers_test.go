@@ -3,8 +3,6 @@ package replication
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -79,12 +77,6 @@ func (f *kvFSM) get(k string) (string, bool) {
 	defer f.mu.Unlock()
 	v, ok := f.m[k]
 	return v, ok
-}
-
-func (f *kvFSM) len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.m)
 }
 
 func (f *kvFSM) dump() string {
@@ -184,6 +176,3 @@ func mustApply(t *testing.T, n *Node, cmd string) uint64 {
 	}
 	return idx
 }
-
-var _ = errors.Is
-var _ = fmt.Sprint
