@@ -210,7 +210,7 @@ func (s *fakeSession) Prepare(_ context.Context, query string, declared []uint32
 		for _, m := range reParam.FindAllStringSubmatch(lq, -1) {
 			oid := typeOIDs[m[2]] // 0 when uncast: the server decides
 			i, _ := strconv.Atoi(m[1])
-			if i-1 < len(declared) && oid == 0 {
+			if i >= 1 && i-1 < len(declared) && oid == 0 {
 				oid = declared[i-1]
 			}
 			st.params = append(st.params, oid)
