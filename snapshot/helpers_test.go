@@ -46,7 +46,9 @@ func (d *db) apply(ops ...engine.Op) {
 	}
 }
 
-func (d *db) create(def *engine.TableDef) { d.apply(engine.Op{Kind: engine.OpCreateTable, Table: def.Name, Def: def}) }
+func (d *db) create(def *engine.TableDef) {
+	d.apply(engine.Op{Kind: engine.OpCreateTable, Table: def.Name, Def: def})
+}
 
 func (d *db) rowOp(kind engine.OpKind, def *engine.TableDef, r engine.Row) engine.Op {
 	d.t.Helper()

@@ -558,7 +558,7 @@ func (r *Reader) Next() (*Item, error) {
 	it.Offset, it.Size, it.SegNo, it.Type = p.off, p.size, p.segNo, p.typ
 	if err := r.check(it, p); err != nil {
 		if r.opts.Tolerant && errors.Is(err, ErrCorrupt) {
-			return &Item{Kind: ItemDamage, Offset: it.Offset, Size: it.Size, SegNo: it.SegNo, Err: err, Batch: it.Batch}, nil
+			return &Item{Kind: ItemDamage, Offset: it.Offset, Size: it.Size, SegNo: it.SegNo, Type: it.Type, Err: err, Batch: it.Batch}, nil
 		}
 		return r.stop(err)
 	}

@@ -256,11 +256,15 @@ func (w *Writer) Offset() int64 { return w.off }
 
 // writeSection writes a small section after every pending batch.
 func (w *Writer) writeSection(typ byte, payload []byte) error {
+	return w.writeSectionFlags(typ, flagCritical, payload)
+}
+
+func (w *Writer) writeSectionFlags(typ, flags byte, payload []byte) error {
 	if err := w.drain(0); err != nil {
 		return err
 	}
 	pc := crc(payload)
-	buf := appendFrameHeader(make([]byte, 0, frameHeaderLen+len(payload)+4), typ, flagCritical, len(payload))
+	buf := appendFrameHeader(make([]byte, 0, frameHeaderLen+len(payload)+4), typ, flags, len(payload))
 	buf = append(buf, payload...)
 	buf = binary.LittleEndian.AppendUint32(buf, pc)
 	w.chainSection(typ, pc)
