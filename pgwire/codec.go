@@ -149,6 +149,19 @@ func (c *codec) encode(oid uint32, format int16, v any, buf []byte) ([]byte, err
 	if v == nil {
 		return nil, nil
 	}
+	out, err := c.encodeValue(oid, format, v, buf)
+	switch {
+	case err == errNullValue:
+		return nil, nil
+	case err == nil && out == nil:
+		// A nil slice means NULL to callers; an empty value must stay
+		// distinguishable from it.
+		out = []byte{}
+	}
+	return out, err
+}
+
+func (c *codec) encodeValue(oid uint32, format int16, v any, buf []byte) ([]byte, error) {
 	if format != TextFormat && format != BinaryFormat {
 		return nil, fmt.Errorf("%w: %d", ErrBadFormatCode, format)
 	}
@@ -169,12 +182,7 @@ func (c *codec) encode(oid uint32, format int16, v any, buf []byte) ([]byte, err
 	out, err := c.m.Encode(oid, format, v, buf)
 	if err == nil {
 		if out == nil {
-			// pgtype signals NULL with a nil buffer; a non-nil value must
-			// not become NULL, so keep the (empty) slice non-nil.
-			out = buf[:len(buf):len(buf)]
-			if out == nil {
-				out = []byte{}
-			}
+			return nil, errNullValue
 		}
 		return out, nil
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"os"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -76,9 +75,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	_, _ = rand.Read(c.secret[:])
 	c.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
-	if os.Getenv("PGWIRE_TRACE") != "" {
-		c.be.Trace(os.Stderr, pgproto3.TracerOptions{})
-	}
 	c.logger = s.logger.With("remote", nc.RemoteAddr().String())
 	return c
 }
@@ -339,9 +335,6 @@ func (c *conn) loop() error {
 		}
 	}
 }
-
-// errTerminate ends loop normally.
-var errTerminate = errors.New("pgwire: client terminated")
 
 func (c *conn) dispatch(msg pgproto3.FrontendMessage) error {
 	switch m := msg.(type) {

@@ -32,6 +32,11 @@ var (
 	ErrBadValue = errors.New("pgwire: cannot encode value")
 	// errPanic marks a recovered panic from the Session.
 	errPanic = errors.New("pgwire: panic in session")
+	// errTerminate ends the message loop on the client's Terminate.
+	errTerminate = errors.New("pgwire: client terminated")
+	// errNullValue is pgtype reporting that a non-nil Go value (a nil
+	// pointer, an invalid pgtype.Text) is NULL.
+	errNullValue = errors.New("pgwire: value is NULL")
 )
 
 // SQLSTATE codes this package produces itself.
@@ -46,14 +51,10 @@ const (
 	codeInvalidCursorName     = "34000"
 	codeDuplicateStatement    = "42P05"
 	codeDuplicateCursor       = "42P03"
-	codeInvalidParamValue     = "22023"
 	codeInvalidBinaryRep      = "22P03"
 	codeInvalidTextRep        = "22P02"
 	codeAdminShutdown         = "57P01"
 	codeTooManyConnections    = "53300"
-	codeInvalidCursorState    = "24000"
-	codeSyntaxError           = "42601"
-	codeInFailedSQLTxn        = "25P02"
 	severityError, sevFatal   = "ERROR", "FATAL"
 	msgCanceledByUser         = "canceling statement due to user request"
 	msgUnsupportedFrontendFmt = "unsupported frontend protocol %d.%d: server supports 3.0"
@@ -67,7 +68,7 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string   { return e.Message }
+func (e *Error) Error() string    { return e.Message }
 func (e *Error) SQLState() string { return e.Code }
 func (e *Error) Unwrap() error    { return e.Err }
 

@@ -270,7 +270,7 @@ func (s *fakeSession) Prepare(_ context.Context, query string, declared []uint32
 			}}, nil
 		}
 	default:
-		return nil, &sqlError{code: "42601", msg: fmt.Sprintf("syntax error at or near %q", strings.Fields(q+" x")[0]), pos: 1}
+		return nil, &sqlError{code: "42601", msg: fmt.Sprintf("syntax error at or near %q", strings.Fields(q + " x")[0]), pos: 1}
 	}
 	if st.exec == nil {
 		st.exec = tag("SELECT 0")

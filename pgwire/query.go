@@ -151,11 +151,15 @@ func (c *conn) sendRows(cols []Column, formats []int16, rows [][]any) (int, erro
 				continue
 			}
 			start := len(buf)
-			var err error
-			buf, err = c.codec.encode(cols[i].TypeOID, formatAt(formats, i), v, buf)
+			out, err := c.codec.encode(cols[i].TypeOID, formatAt(formats, i), v, buf)
 			if err != nil {
 				return n, newError(codeInternal, err, "column %q: %v", cols[i].Name, err)
 			}
+			if out == nil { // a typed NULL such as a nil *string
+				spans[i] = span{-1, -1}
+				continue
+			}
+			buf = out
 			spans[i] = span{start, len(buf)}
 		}
 		for i, sp := range spans {
