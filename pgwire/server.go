@@ -110,9 +110,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 }
 
 // Serve accepts connections on l until ctx is done or Close is called; both
-// shut the server down (Serve closes l). It returns nil after such an
-// orderly shutdown, ErrServerClosed if the server was closed before, or the
-// listener's error. Serve is called at most once per Server.
+// shut the server down (Serve closes l). After such an orderly shutdown it
+// waits for every connection to end and returns nil. It returns
+// ErrServerClosed if the server was closed before, or the listener's error.
+// Serve is called at most once per Server.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.mu.Lock()
 	if s.mu.closing {
@@ -134,6 +135,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		nc, err := l.Accept()
 		if err != nil {
 			if s.isClosing() {
+				// Return only once every connection has ended, so a caller
+				// may tear down the Backend right after Serve.
+				s.wg.Wait()
 				return nil
 			}
 			var ne net.Error
