@@ -21,7 +21,7 @@ type tnode struct {
 }
 
 type tcluster struct {
-	t     *testing.T
+	t     testing.TB
 	mu    sync.Mutex // guards nodes' n/fsm/srv swaps during restarts
 	nodes []*tnode
 }
@@ -39,7 +39,7 @@ func fastGossip(c *memberlist.Config) {
 
 // newCluster configures n nodes (ids n1..nN) that discover each other by
 // gossip and bootstrap through bootstrap-expect = n; it does not start them.
-func newCluster(t *testing.T, size int, onDisk bool) *tcluster {
+func newCluster(t testing.TB, size int, onDisk bool) *tcluster {
 	c := &tcluster{t: t}
 	var gossip []string
 	for i := range size {

@@ -99,7 +99,7 @@ func (kvSnap) Release() {}
 
 // testLogger routes slog to t.Log until the test ends (late log lines from
 // goroutines that outlive the test are dropped, not a panic).
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	w := &tWriter{t: t}
 	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
 	level := slog.LevelWarn
@@ -111,7 +111,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type tWriter struct {
 	mu   sync.Mutex // guards done
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -124,7 +124,7 @@ func (w *tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -135,7 +135,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // testConfig derives from DefaultConfig with short timers for loopback.
-func testConfig(t *testing.T, id string) Config {
+func testConfig(t testing.TB, id string) Config {
 	c := DefaultConfig()
 	c.NodeID = id
 	c.RaftBind = freeAddr(t)
@@ -150,14 +150,14 @@ func testConfig(t *testing.T, id string) Config {
 	return c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -168,7 +168,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func mustApply(t *testing.T, n *Node, cmd string) uint64 {
+func mustApply(t testing.TB, n *Node, cmd string) uint64 {
 	t.Helper()
 	_, idx, err := n.Apply(ctxT(t, 10*time.Second), []byte(cmd))
 	if err != nil {
