@@ -1,0 +1,254 @@
+package sql
+
+import (
+	"context"
+	"time"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/pgwire"
+)
+
+// changes accumulates one statement's change set.
+type changes struct {
+	cs      engine.ChangeSet
+	preSeen map[engine.Precondition]bool
+	// seqs are sequences allocated from during the statement.
+	seqs     map[seqKey]*seqAlloc
+	seqOrder []seqKey
+}
+
+type seqKey struct {
+	table string
+	col   int
+}
+
+type seqAlloc struct{ cur int64 }
+
+func newChanges() *changes {
+	return &changes{preSeen: map[engine.Precondition]bool{}, seqs: map[seqKey]*seqAlloc{}}
+}
+
+func (ch *changes) pre(p engine.Precondition) {
+	if !ch.preSeen[p] {
+		ch.preSeen[p] = true
+		ch.cs.Preconditions = append(ch.cs.Preconditions, p)
+	}
+}
+
+func (ch *changes) schema(table string, lsn uint64) {
+	ch.pre(engine.Precondition{Kind: engine.PreSchema, Table: table, TableLSN: lsn})
+}
+
+func (ch *changes) rowLSN(table, key string, lsn uint64) {
+	ch.pre(engine.Precondition{Kind: engine.PreRowLSN, Table: table, Key: key, LSN: lsn})
+}
+
+func (ch *changes) absent(table, key string) {
+	ch.pre(engine.Precondition{Kind: engine.PreAbsent, Table: table, Key: key})
+}
+
+func (ch *changes) op(op engine.Op) { ch.cs.Ops = append(ch.cs.Ops, op) }
+
+// nextval allocates the next value of a table's sequence (col -1 = row id),
+// asserting the value it started from.
+func (ch *changes) nextval(tbl engine.Table, table string, col int) int64 {
+	k := seqKey{table, col}
+	a := ch.seqs[k]
+	if a == nil {
+		v := tbl.Sequence(col)
+		ch.pre(engine.Precondition{Kind: engine.PreSequence, Table: table, Seq: col, Value: v})
+		a = &seqAlloc{cur: v}
+		ch.seqs[k] = a
+		ch.seqOrder = append(ch.seqOrder, k)
+	}
+	a.cur++
+	return a.cur
+}
+
+// finish returns the change set, or nil when the statement changed nothing.
+func (ch *changes) finish() *engine.ChangeSet {
+	for _, k := range ch.seqOrder {
+		ch.cs.Ops = append(ch.cs.Ops, engine.Op{Kind: engine.OpSetSequence, Table: k.table, Seq: k.col, Value: ch.seqs[k].cur})
+	}
+	ch.seqOrder = nil
+	if len(ch.cs.Ops) == 0 {
+		return nil
+	}
+	return &ch.cs
+}
+
+// txState is an open transaction block.
+type txState struct {
+	base *engine.State
+	// priv is a private engine holding base plus the block's writes; nil
+	// until the first write.
+	priv    *engine.Engine
+	privLSN uint64
+	ops     []engine.Op
+	pres    []engine.Precondition
+	preSeen map[engine.Precondition]bool
+	entries []txEntry
+	// replayable is false once the block did something that cannot be
+	// re-executed at commit (COPY FROM, DDL).
+	replayable bool
+	failed     bool
+	now        time.Time
+	savedLocal map[string]string
+	readOnly   bool
+}
+
+type txEntry struct {
+	run    func(x *execCtx) (*pgwire.Result, error)
+	digest uint64
+}
+
+func (s *Session) begin(ctx context.Context) error {
+	base, err := s.db.cfg.Snapshot(ctx, s.settings["heliosdb.read_consistency"])
+	if err != nil {
+		return err
+	}
+	s.tx = &txState{base: base, replayable: true, now: s.db.cfg.Clock(), preSeen: map[engine.Precondition]bool{}}
+	return nil
+}
+
+func (tx *txState) view() *engine.State {
+	if tx.priv != nil {
+		return tx.priv.Snapshot()
+	}
+	return tx.base
+}
+
+// exec runs one statement inside the block and applies its changes to the
+// private engine.
+func (tx *txState) exec(ctx context.Context, s *Session, run func(x *execCtx) (*pgwire.Result, error)) (*pgwire.Result, error) {
+	x := s.newExec(ctx, tx.view(), tx.now)
+	res, err := run(x)
+	if err != nil {
+		return nil, err
+	}
+	cs := x.ch.finish()
+	if cs == nil {
+		return res, nil
+	}
+	if tx.readOnly {
+		return nil, errorf(codeReadOnlyTx, "cannot execute this statement in a read-only transaction")
+	}
+	if err := tx.apply(cs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (tx *txState) apply(cs *engine.ChangeSet) error {
+	if tx.priv == nil {
+		tx.priv = engine.New()
+		tx.priv.Install(tx.base)
+		tx.privLSN = tx.base.LSN()
+	}
+	tx.privLSN++
+	if err := tx.priv.Apply(cs, tx.privLSN); err != nil {
+		return err
+	}
+	for _, p := range cs.Preconditions {
+		// Preconditions about the block's own writes are implied by the
+		// ops that made them; only facts about the base snapshot remain.
+		if holdsIn(tx.base, p) && !tx.preSeen[p] {
+			tx.preSeen[p] = true
+			tx.pres = append(tx.pres, p)
+		}
+	}
+	for _, op := range cs.Ops {
+		if op.Kind != engine.OpInsert && op.Kind != engine.OpUpdate && op.Kind != engine.OpDelete && op.Kind != engine.OpUpsert && op.Kind != engine.OpSetSequence {
+			tx.replayable = false
+		}
+	}
+	tx.ops = append(tx.ops, cs.Ops...)
+	return nil
+}
+
+func holdsIn(st *engine.State, p engine.Precondition) bool {
+	t, ok := st.Table(p.Table)
+	switch p.Kind {
+	case engine.PreSchema:
+		if !ok {
+			return p.TableLSN == 0
+		}
+		return t.SchemaLSN() == p.TableLSN
+	case engine.PreRowLSN:
+		if !ok {
+			return false
+		}
+		r, found := t.Get(p.Key)
+		return found && r.LSN == p.LSN
+	case engine.PreAbsent:
+		if !ok {
+			return false
+		}
+		_, found := t.Get(p.Key)
+		return !found
+	case engine.PreSequence:
+		return ok && t.Sequence(p.Seq) == p.Value
+	}
+	return false
+}
+
+// commit proposes the block's writes as one change set. On a
+// serialization failure the block is replayed on a fresh snapshot if every
+// statement gives the client the same answer again.
+func (s *Session) commit(ctx context.Context) error {
+	tx := s.tx
+	s.tx = nil
+	s.endLocal(tx)
+	if tx.failed || len(tx.ops) == 0 {
+		return nil
+	}
+	cs := &engine.ChangeSet{Preconditions: tx.pres, Ops: tx.ops}
+	_, err := s.db.cfg.Propose(ctx, cs)
+	for attempt := 1; err != nil && isSerialization(err) && tx.replayable && attempt < s.db.cfg.MaxRetries; attempt++ {
+		if berr := s.backoff(ctx, attempt); berr != nil {
+			return berr
+		}
+		var ntx *txState
+		ntx, err = s.replay(ctx, tx)
+		if err != nil {
+			if isSerialization(err) {
+				break
+			}
+			return err
+		}
+		if len(ntx.ops) == 0 {
+			return nil
+		}
+		_, err = s.db.cfg.Propose(ctx, &engine.ChangeSet{Preconditions: ntx.pres, Ops: ntx.ops})
+	}
+	if err != nil && isSerialization(err) {
+		return &Error{Code: codeSerialization, Msg: "could not serialize access due to concurrent update", wrapped: err,
+			Hnt: "The transaction might succeed if retried."}
+	}
+	return err
+}
+
+// replay re-executes a block's statements on a new snapshot.
+func (s *Session) replay(ctx context.Context, old *txState) (*txState, error) {
+	base, err := s.db.cfg.Snapshot(ctx, s.settings["heliosdb.read_consistency"])
+	if err != nil {
+		return nil, err
+	}
+	ntx := &txState{base: base, replayable: true, now: old.now, preSeen: map[engine.Precondition]bool{}}
+	for _, e := range old.entries {
+		res, err := ntx.exec(ctx, s, e.run)
+		if err != nil {
+			return nil, errorf(codeSerialization, "could not serialize access due to concurrent update")
+		}
+		if digest(res) != e.digest {
+			return nil, errorf(codeSerialization, "could not serialize access due to concurrent update")
+		}
+	}
+	return ntx, nil
+}
+
+func (s *Session) endLocal(tx *txState) {
+	for k, v := range tx.savedLocal {
+		s.settings[k] = v
+	}
+}
