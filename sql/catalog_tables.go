@@ -77,7 +77,7 @@ func init() {
 			if ct.schema == "information_schema" {
 				ns = oidInfoSchema
 			} else if ct.schema == "heliosdb" {
-				ns = oidHeliosdb
+				continue // not on the search path: keep it out of \d
 			}
 			out = append(out, row(nameOID("v", name), name, ns, 0, "v", len(ct.cols), false, 0))
 		}

@@ -261,7 +261,7 @@ func parseTypeName(names []string, mods []int32, array bool) (typ, error) {
 		t.k = kJSONB
 	case "interval":
 		t.k = kInterval
-	case "oid":
+	case "oid", "regnamespace", "regrole", "regoper", "regoperator", "regconfig", "regdictionary", "regcollation", "xid", "xid8", "cid", "tid":
 		t.k = kOid
 	case "name":
 		t.k = kName

@@ -36,7 +36,7 @@ UPDATE 2
 DELETE FROM t WHERE name LIKE 'c%' RETURNING *
 ----
 id | name | score | tag | created
-3 | carol | NULL | NULL | 2024-01-02 03:04:05
+3 | carol | NULL | NULL | 2024-01-02 03:04:05+00
 DELETE 1
 
 INSERT INTO t (id, name) VALUES (1, 'dup')
