@@ -87,10 +87,13 @@ type Reader struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 
-	// Set by runRead before it closes queue.
-	final  error // io.EOF or the fatal error
-	endOff int64
-	header FileHeader
+	// Set by runRead before it closes queue (or, for header, before it
+	// queues the first item); read by the consumer only after that.
+	readErr error // io.EOF or the fatal error
+	endOff  int64
+	header  FileHeader
+
+	final error // consumer side: what Next returns once done
 
 	// Consumer-side state (the goroutine calling Next).
 	prev *pending
@@ -186,7 +189,7 @@ func (r *Reader) runRead() {
 	defer close(r.work)
 	defer close(r.queue)
 	var off int64
-	fatal := func(err error) { r.final = err; r.endOff = off }
+	fatal := func(err error) { r.readErr = err; r.endOff = off }
 
 	var hb [fileHeaderLen]byte
 	n, err := io.ReadFull(r.br, hb[:])
@@ -539,6 +542,7 @@ func (r *Reader) Next() (*Item, error) {
 	p, ok := <-r.queue
 	if !ok {
 		r.done = true
+		r.final = r.readErr
 		if r.final == io.EOF && r.seg.open {
 			r.final = &CorruptError{Offset: r.endOff, Segment: r.seg.no, Batch: -1, Torn: true, Reason: "input ends before the segment footer"}
 		} else if r.final == io.EOF && r.segs == 0 {

@@ -140,6 +140,7 @@ func Verify(r io.Reader) (*VerifyReport, error) {
 			v.Damage = append(v.Damage, d)
 		}
 	}
+	rd.Close() // the read goroutine may still be running after an early stop
 	v.Bytes = cr.n
 	if !v.MagicOK || !v.VersionOK {
 		v.MetadataOK, v.DataOK = false, false

@@ -1,0 +1,257 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+)
+
+// Benchmarks: go test -run '^$' -bench . ./snapshot/
+// Dataset size: SNAPSHOT_BENCH_MB (default 64) MB of logical row data
+// (ints, short strings, timestamps). MB/s are of logical data (the raw
+// batch bytes); "ratio" is raw/stored.
+
+var benchData struct {
+	once sync.Once
+	snap *engine.Snapshot
+	raw  int64
+}
+
+func benchSnap(b *testing.B) (*engine.Snapshot, int64) {
+	benchData.once.Do(func() {
+		mb := 64
+		if v, err := strconv.Atoi(os.Getenv("SNAPSHOT_BENCH_MB")); err == nil && v > 0 {
+			mb = v
+		}
+		d := newDB(b)
+		def := genDef("bench")
+		d.create(def)
+		rng := rand.New(rand.NewPCG(7, 7))
+		target := int64(mb) << 20
+		id := 0
+		for {
+			tb, _ := d.snap().Table("bench")
+			if tb.Bytes()+int64(tb.Len())*12 >= target {
+				break
+			}
+			fill(d, def, rng, id, 20000)
+			id += 20000
+		}
+		benchData.snap = d.snap()
+		var buf countWriter
+		s, err := WriteFull(context.Background(), &buf, benchData.snap, WriterOptions{Compression: CompressNone})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchData.raw = int64(s.RawBytes)
+	})
+	return benchData.snap, benchData.raw
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+var codecs = []struct {
+	name string
+	c    Compression
+}{{"none", CompressNone}, {"lz4", CompressLZ4}, {"zstd3", CompressZstd}}
+
+func BenchmarkEncode(b *testing.B) {
+	snap, raw := benchSnap(b)
+	for _, cc := range codecs {
+		b.Run(cc.name, func(b *testing.B) {
+			o := DefaultWriterOptions()
+			o.Compression, o.Level = cc.c, 0
+			b.SetBytes(raw)
+			var out countWriter
+			for i := 0; i < b.N; i++ {
+				out.n = 0
+				if _, err := WriteFull(context.Background(), &out, snap, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(raw)/float64(out.n), "ratio")
+		})
+	}
+}
+
+func encoded(b *testing.B, snap *engine.Snapshot, c Compression) []byte {
+	o := DefaultWriterOptions()
+	o.Compression, o.Level = c, 0
+	var buf bytes.Buffer
+	if _, err := WriteFull(context.Background(), &buf, snap, o); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkDecode reads every row of the file (verifying every checksum and
+// the footer's row-hash sums) without building an engine state.
+func BenchmarkDecode(b *testing.B) {
+	snap, raw := benchSnap(b)
+	for _, cc := range codecs {
+		b.Run(cc.name, func(b *testing.B) {
+			file := encoded(b, snap, cc.c)
+			b.SetBytes(raw)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rd := NewReader(bytes.NewReader(file))
+				for {
+					_, err := rd.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				rd.Close()
+			}
+			b.ReportMetric(float64(raw)/float64(len(file)), "ratio")
+		})
+	}
+}
+
+// BenchmarkLoad restores into an engine state (engine.Builder is the cost).
+func BenchmarkLoad(b *testing.B) {
+	snap, raw := benchSnap(b)
+	file := encoded(b, snap, CompressLZ4)
+	b.SetBytes(raw)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// rawBatches is the dump's raw batch bytes, cut as the writer cuts them.
+func rawBatches(b *testing.B, snap *engine.Snapshot) [][]byte {
+	var out [][]byte
+	rd := NewReader(bytes.NewReader(encoded(b, snap, CompressNone)))
+	defer rd.Close()
+	var cur []byte
+	for {
+		it, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if it.Kind != ItemRows {
+			continue
+		}
+		cur = cur[:0]
+		for _, r := range it.Batch.Rows {
+			cur = appendRaw(cur, r)
+		}
+		out = append(out, bytes.Clone(cur))
+	}
+	return out
+}
+
+func appendRaw(dst []byte, r Row) []byte {
+	dst = appendBytesU(dst, r.Key)
+	dst = appendBytesU(dst, r.Enc)
+	return appendUvarint(dst, r.LSN)
+}
+
+// BenchmarkCodec is the codec alone on the same batches with both cores
+// (one goroutine per core, each compressing every other batch): the
+// ceiling the format's encode and decode are compared with.
+func BenchmarkCodec(b *testing.B) {
+	snap, raw := benchSnap(b)
+	batches := rawBatches(b, snap)
+	workers := 2
+	for _, cc := range codecs[1:] {
+		b.Run(cc.name+"/compress", func(b *testing.B) {
+			b.SetBytes(raw)
+			var stored int64
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				stored = 0
+				for w := 0; w < workers; w++ {
+					wg.Add(1)
+					go func(w int) {
+						defer wg.Done()
+						c, _ := newCompressor(cc.c, defaultLevel(cc.c))
+						defer c.close()
+						var out []byte
+						var n int64
+						for j := w; j < len(batches); j += workers {
+							out, _ = c.compress(out[:0], batches[j])
+							n += int64(len(out))
+						}
+						mu.Lock()
+						stored += n
+						mu.Unlock()
+					}(w)
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(raw)/float64(stored), "ratio")
+		})
+		b.Run(cc.name+"/decompress", func(b *testing.B) {
+			c, _ := newCompressor(cc.c, defaultLevel(cc.c))
+			comp := make([][]byte, len(batches))
+			codec := make([]Compression, len(batches))
+			for j, bt := range batches {
+				var out []byte
+				out, codec[j] = c.compress(nil, bt)
+				comp[j] = out
+			}
+			c.close()
+			b.SetBytes(raw)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				for w := 0; w < workers; w++ {
+					wg.Add(1)
+					go func(w int) {
+						defer wg.Done()
+						d := newDecompressor()
+						defer d.close()
+						var dst []byte
+						for j := w; j < len(comp); j += workers {
+							out, err := d.decompress(dst, codec[j], comp[j], len(batches[j]))
+							if err != nil {
+								panic(err)
+							}
+							dst = out
+						}
+					}(w)
+				}
+				wg.Wait()
+			}
+		})
+	}
+}
+
+func defaultLevel(c Compression) int {
+	o := WriterOptions{Compression: c}
+	o.fill()
+	return o.Level
+}
+
+func appendBytesU(dst, b []byte) []byte {
+	dst = appendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+func appendUvarint(dst []byte, v uint64) []byte {
+	for v >= 0x80 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
+}
