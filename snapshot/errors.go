@@ -115,7 +115,3 @@ func nonEmpty(s, alt string) string {
 	}
 	return s
 }
-
-func corruptAt(off int64, seg int, reason string, args ...any) *CorruptError {
-	return &CorruptError{Offset: off, Segment: seg, Batch: -1, Reason: fmt.Sprintf(reason, args...)}
-}

@@ -101,7 +101,7 @@ func edgeRows() []engine.Row {
 	big := bytes.Repeat([]byte{0, 1, 2, 0xff, 'a'}, 700_000) // 3.5 MB bytea: larger than a batch
 	rows := []engine.Row{
 		{int64(1), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil},
-		{int64(2), int64(math.MinInt16), int64(math.MinInt32), float64(float32(-0.0)), math.Copysign(0, -1), engine.Numeric("-99999999999999999999999999999.9999999999"), false, "", "", "", []byte{}, engine.Date(math.MinInt32), engine.Timestamp(math.MinInt64), engine.Timestamp(math.MaxInt64), engine.UUID{}, "{}", "[]", int64(math.MinInt64)},
+		{int64(2), int64(math.MinInt16), int64(math.MinInt32), float64(float32(math.Copysign(0, -1))), math.Copysign(0, -1), engine.Numeric("-99999999999999999999999999999.9999999999"), false, "", "", "", []byte{}, engine.Date(math.MinInt32), engine.Timestamp(math.MinInt64), engine.Timestamp(math.MaxInt64), engine.UUID{}, "{}", "[]", int64(math.MinInt64)},
 		{int64(3), int64(math.MaxInt16), int64(math.MaxInt32), float64(float32(math.MaxFloat32)), math.NaN(), engine.Numeric("NaN"), true, "héllo wörld — 日本語 🎉", "ñ", "abc", []byte("\x00\xff"), engine.Date(math.MaxInt32), engine.Timestamp(0), engine.Timestamp(-1), engine.UUID{0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, `{"a":"\u00e9"}`, `{"k": [1, 2.5e300]}`, int64(math.MaxInt64)},
 		{int64(4), int64(0), int64(-1), math.Inf(1), math.Inf(-1), engine.Numeric("0.0000000001"), nil, strings.Repeat("x", 100_000), nil, nil, big, engine.Date(0), nil, nil, engine.UUID{1}, nil, nil, nil},
 		{int64(math.MinInt64), nil, nil, math.SmallestNonzeroFloat64, -math.MaxFloat64, nil, nil, "\x00", nil, nil, nil, nil, nil, nil, engine.UUID{2}, nil, nil, nil},
