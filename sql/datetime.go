@@ -269,7 +269,18 @@ func (iv interval) cmpKey() float64 {
 }
 
 func addInterval(t time.Time, iv interval, sign int64) time.Time {
-	t = t.AddDate(0, int(sign*iv.months), int(sign*iv.days))
+	if m := sign * iv.months; m != 0 {
+		// Month arithmetic clamps to the last day of the month, as in
+		// PostgreSQL ('2024-01-31' + 1 month = '2024-02-29').
+		y, mo, d := t.Date()
+		total := int64(y)*12 + int64(mo-1) + m
+		ny, nm := int(total/12), time.Month(total%12+1)
+		last := time.Date(ny, nm+1, 0, 0, 0, 0, 0, time.UTC).Day()
+		d = min(d, last)
+		h, mi, sec := t.Clock()
+		t = time.Date(ny, nm, d, h, mi, sec, t.Nanosecond(), time.UTC)
+	}
+	t = t.AddDate(0, 0, int(sign*iv.days))
 	return t.Add(time.Duration(sign*iv.us) * time.Microsecond)
 }
 

@@ -373,7 +373,7 @@ func (c *compiler) coerce(e expr, t typ) (expr, error) {
 		return constExpr(v, t), nil
 	}
 	from := e.t
-	if from.k == t.k && (t.k == kVarchar || t.k == kChar || t.k == kNumeric) {
+	if from.k == t.k && (t.k == kVarchar || t.k == kChar || t.k == kNumeric) && t.len == 0 && t.prec == 0 {
 		// Same base type, different modifier: the value is acceptable as is
 		// in expressions; assignment enforces the modifier.
 		e.t = t

@@ -154,11 +154,13 @@ func decDiv(a, b decimal) (decimal, error) {
 	fa, _ := new(big.Float).SetInt(a.u).Float64()
 	fb, _ := new(big.Float).SetInt(b.u).Float64()
 	q := math.Abs(fa/fb) * math.Pow(10, float64(b.scale-a.scale))
+	// PostgreSQL counts in base-10000 digits: 16 significant decimal
+	// digits, adjusted by the quotient's weight in groups of four.
 	w := int32(0)
 	if q > 0 && !math.IsInf(q, 0) {
-		w = int32(math.Floor(math.Log10(q)))
+		w = int32(math.Floor(math.Log10(q) / 4))
 	}
-	scale := 16 - w - 1
+	scale := 16 - 4*w
 	scale = max(scale, a.scale, b.scale, 0)
 	scale = min(scale, 1000)
 	// a/b at scale s: a.u * 10^(s + b.scale - a.scale + 1) / b.u, then round.

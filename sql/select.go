@@ -102,7 +102,7 @@ func (c *compiler) compileSelect(s *pg.SelectStmt, outer *scope) (plan, error) {
 	}
 	var p plan = &projectNode{in: from, exprs: exprs, cols: cols}
 	if len(s.DistinctClause) > 0 {
-		if len(s.DistinctClause) > 1 || s.DistinctClause[0] != nil {
+		if len(s.DistinctClause) > 1 || (s.DistinctClause[0] != nil && s.DistinctClause[0].Node != nil) {
 			return nil, unsupported("DISTINCT ON")
 		}
 		p = &distinctNode{in: p, n: visible}

@@ -52,7 +52,11 @@ func formatResult(b *strings.Builder, res *pgwire.Result) {
 				case nil:
 					vals[i] = "NULL"
 				case time.Time:
-					vals[i] = x.Format("2006-01-02 15:04:05.999999")
+					if res.Columns[i].TypeOID == 1082 {
+						vals[i] = x.Format("2006-01-02")
+					} else {
+						vals[i] = x.Format("2006-01-02 15:04:05.999999")
+					}
 				case [16]byte:
 					vals[i] = formatValue(engine.UUID(x))
 				case []byte:

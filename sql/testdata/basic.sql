@@ -17,7 +17,7 @@ SELECT 3
 SELECT count(*), sum(score), avg(score), min(name), max(name) FROM t
 ----
 count | sum | avg | min | max
-3 | 30.56 | 15.28000000000000 | alice | carol
+3 | 30.56 | 15.2800000000000000 | alice | carol
 SELECT 1
 
 SELECT name FROM t WHERE id = 2
