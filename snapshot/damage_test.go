@@ -352,3 +352,18 @@ func TestSalvage(t *testing.T) {
 		t.Fatalf("%d missing, report says %d", missing, l.EndRow-l.FirstRow)
 	}
 }
+
+// Damage in the middle of a file is not mistaken for a torn tail by append.
+func TestAppendRefusesMiddleDamage(t *testing.T) {
+	b, states, ends := smallChain(t, CompressNone)
+	mut := bytes.Clone(b)
+	mut[ends[0]+3] ^= 0xFF // segment 2's first section header
+	path := writeTemp(t, mut)
+	if _, err := AppendIncremental(context.Background(), path, states[2], fixedOpts(CompressNone)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("%v", err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, mut) {
+		t.Fatal("file changed")
+	}
+}

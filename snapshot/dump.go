@@ -180,6 +180,9 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 	}
 	res := &AppendResult{TruncatedTail: fi.Size() - last.End}
 	if res.TruncatedTail > 0 {
+		if off, found := findFooter(f, last.End, fi.Size()); found {
+			return nil, fmt.Errorf("snapshot: append to %s: %w: the file is damaged at offset %d but has a segment footer at offset %d after it; refusing to cut it off (run verify, then restore with salvage)", path, ErrCorrupt, last.End, off)
+		}
 		if err := f.Truncate(last.End); err != nil {
 			return nil, fmt.Errorf("snapshot: append: cutting torn tail: %w", err)
 		}
@@ -251,4 +254,21 @@ func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
 		return fmt.Errorf("snapshot: fsync directory %s: %w", dir, serr)
 	}
 	return nil
+}
+
+// findFooter reports whether a valid footer section header lies in
+// [from, size): then what follows the last readable segment is damage in
+// the middle of the file, not a torn tail.
+func findFooter(r io.ReaderAt, from, size int64) (int64, bool) {
+	br := bufio.NewReaderSize(io.NewSectionReader(r, from, size-from), 1<<20)
+	for off := from; ; off++ {
+		b, _ := br.Peek(frameHeaderLen)
+		if len(b) < frameHeaderLen {
+			return 0, false
+		}
+		if h, ok := parseFrameHeader(b); ok && h.typ == secFooter {
+			return off, true
+		}
+		_, _ = br.Discard(1)
+	}
 }
