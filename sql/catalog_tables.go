@@ -222,6 +222,7 @@ func init() {
 		}
 		return out
 	})
+	defineCatalog("pg_catalog", "pg_auth_members", "oid:oid roleid:oid member:oid grantor:oid admin_option:bool inherit_option:bool set_option:bool", empty)
 	defineCatalog("pg_catalog", "pg_views", "schemaname:name viewname:name viewowner:name definition:text", empty)
 	defineCatalog("pg_catalog", "pg_matviews", "schemaname:name matviewname:name matviewowner:name definition:text", empty)
 	defineCatalog("pg_catalog", "pg_sequences", "schemaname:name sequencename:name last_value:int8", empty)
