@@ -3,7 +3,6 @@ package sql
 import (
 	"math"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -622,5 +621,3 @@ func (a *aggSpec) final(st *aggState) (any, error) {
 	}
 	return nil, nil
 }
-
-func sortStrings(s []string) []string { sort.Strings(s); return s }

@@ -13,13 +13,13 @@ import (
 // names (every node computes the same), above PostgreSQL's
 // FirstNormalObjectId.
 const (
-	oidPgCatalog = 11
-	oidPublic    = 2200
+	oidPgCatalog  = 11
+	oidPublic     = 2200
 	oidInfoSchema = 13000
-	oidHeliosdb  = 13100
-	oidBtree     = 403
-	oidHeap      = 2
-	oidDatabase  = 16384
+	oidHeliosdb   = 13100
+	oidBtree      = 403
+	oidHeap       = 2
+	oidDatabase   = 16384
 )
 
 func nameOID(kind, name string) int64 {

@@ -3,7 +3,6 @@ package sql
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -221,5 +220,3 @@ func NewLocalConfig(e *engine.Engine) Config {
 		DirtyBytes: e.DirtyBytes,
 	}
 }
-
-var errTxDone = errors.New("sql: transaction finished")

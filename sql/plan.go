@@ -106,8 +106,8 @@ func (e *explainer) add(depth int, format string, args ...any) {
 // oneRowNode is the FROM-less SELECT's single empty row.
 type oneRowNode struct{}
 
-func (oneRowNode) columns() []colInfo               { return nil }
-func (oneRowNode) run(*execCtx) ([][]any, error)    { return [][]any{{}}, nil }
+func (oneRowNode) columns() []colInfo              { return nil }
+func (oneRowNode) run(*execCtx) ([][]any, error)   { return [][]any{{}}, nil }
 func (oneRowNode) explain(e *explainer, depth int) { e.add(depth, "Result") }
 
 // valuesNode is a VALUES list.
@@ -140,7 +140,6 @@ func (n *valuesNode) explain(e *explainer, depth int) {
 type filterNode struct {
 	in   plan
 	cond expr
-	what string // "Filter" or "Join Filter" etc. for EXPLAIN
 }
 
 func (n *filterNode) columns() []colInfo { return n.in.columns() }

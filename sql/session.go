@@ -23,9 +23,7 @@ type Session struct {
 	pid      int32
 	rng      *mrand.Rand
 	settings map[string]string
-	// local holds SET LOCAL values to restore at transaction end.
-	local map[string]string
-	tx    *txState
+	tx       *txState
 }
 
 var _ pgwire.Session = (*Session)(nil)

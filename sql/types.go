@@ -167,8 +167,8 @@ func (t typ) String() string {
 	return kindInfo[t.k].name
 }
 
-func (k kind) isInt() bool     { return k == kInt2 || k == kInt4 || k == kInt8 }
-func (k kind) isNumber() bool  { return k.isInt() || k == kFloat4 || k == kFloat8 || k == kNumeric }
+func (k kind) isInt() bool    { return k == kInt2 || k == kInt4 || k == kInt8 }
+func (k kind) isNumber() bool { return k.isInt() || k == kFloat4 || k == kFloat8 || k == kNumeric }
 func (k kind) isString() bool {
 	return k == kText || k == kVarchar || k == kChar || k == kName || k == kJSON || k == kJSONB || k == kChar1 || k == kRegproc
 }

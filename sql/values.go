@@ -700,28 +700,3 @@ func fromParam(v any, t typ, now time.Time) (any, error) {
 	}
 	return castValue(fmt.Sprint(v), tText, t, false, now)
 }
-
-// valueKind guesses the kind of a Go value (for untyped contexts).
-func valueKind(v any) kind {
-	switch v.(type) {
-	case int64:
-		return kInt8
-	case float64:
-		return kFloat8
-	case engine.Numeric:
-		return kNumeric
-	case bool:
-		return kBool
-	case []byte:
-		return kBytea
-	case engine.Date:
-		return kDate
-	case engine.Timestamp:
-		return kTimestamp
-	case engine.UUID:
-		return kUUID
-	case interval:
-		return kInterval
-	}
-	return kText
-}
