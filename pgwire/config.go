@@ -42,6 +42,11 @@ type Config struct {
 	// unlisted user is refused (28000).
 	TrustLoopback bool
 
+	// TrustAll lets any unlisted user log in without a password from any
+	// address. Only for isolated networks (a local docker compose cluster
+	// whose ports are published on the host's loopback).
+	TrustAll bool
+
 	// SCRAMIterations is the PBKDF2 iteration count of the SCRAM-SHA-256
 	// verifiers derived from the configured passwords.
 	SCRAMIterations int
