@@ -52,7 +52,6 @@ type FSM struct {
 	eng  *engine.Engine
 	opts Options
 	log  *slog.Logger
-
 }
 
 // New returns the FSM over e.
