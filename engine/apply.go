@@ -16,7 +16,6 @@ type txn struct {
 	names   []string
 	owned   map[string]bool // tables already cloned by this txn
 	written int64
-	scratch []byte
 	// trusted skips unique-index checks (Builder.TrustRows: restoring rows
 	// that were consistent when dumped, applied in an order that may pass
 	// through transient duplicates).
