@@ -52,6 +52,7 @@ type FSM struct {
 	eng  *engine.Engine
 	opts Options
 	log  *slog.Logger
+	ae   aeState // anti-entropy rounds (markers.go)
 }
 
 // New returns the FSM over e.
@@ -86,10 +87,15 @@ func (f *FSM) Apply(l *raft.Log) any {
 			f.eng.AdvanceLSN(l.Index)
 			return err
 		}
+		f.aeTouch(cs)
 		if err := f.eng.Apply(cs, l.Index); err != nil {
 			return err
 		}
 		return nil
+	case EntryAEMark:
+		return f.applyAEMark(l)
+	case EntryAERepair:
+		return f.applyAERepair(l)
 	default:
 		f.eng.AdvanceLSN(l.Index)
 		f.log.Error("unknown log entry type", "type", l.Data[0], "index", l.Index)
@@ -114,6 +120,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("fsm: restore: %w", err)
 	}
 	f.eng.Install(res.State)
+	f.aeReset()
 	f.log.Info("restored snapshot", "lsn", res.State.LSN(), "rows", res.Rows, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
