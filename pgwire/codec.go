@@ -36,7 +36,8 @@ var codecPool = sync.Pool{New: func() any { return newCodec() }}
 //	text, varchar, bpchar, name,
 //	json, jsonb, numeric, unknown string (numeric in its text form)
 //	bytea                        []byte
-//	date, timestamp, timestamptz time.Time
+//	date, timestamp, timestamptz time.Time (in UTC), or string for the
+//	                             special text values (now, today, infinity...)
 //	uuid                         [16]byte
 //
 // Other registered types decode to whatever pgtype's codec produces; an
@@ -117,6 +118,16 @@ func (c *codec) decode(oid uint32, format int16, data []byte) (any, error) {
 			return append([]byte(nil), v...), nil
 		}
 	case pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID:
+		if format == TextFormat {
+			if isSpecialDatetime(data) {
+				return string(data), nil
+			}
+			t, perr := parseDateTimeText(oid, string(data))
+			if perr != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadParam, perr)
+			}
+			return t, nil
+		}
 		var v time.Time
 		if err = c.m.Scan(oid, format, data, &v); err == nil {
 			return v, nil
@@ -172,6 +183,24 @@ func (c *codec) encodeValue(oid uint32, format int16, v any, buf []byte) ([]byte
 		case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UnknownOID, pgtype.JSONOID, pgtype.JSONBOID:
 			if s, ok := v.(string); ok {
 				return append(buf, s...), nil
+			}
+		}
+	}
+	if format == TextFormat {
+		switch oid {
+		case pgtype.DateOID:
+			if s, ok := v.(string); ok {
+				return append(buf, s...), nil
+			}
+			if t, ok := timeText(v); ok {
+				return appendDateText(buf, t), nil
+			}
+		case pgtype.TimestampOID, pgtype.TimestamptzOID:
+			if s, ok := v.(string); ok {
+				return append(buf, s...), nil
+			}
+			if t, ok := timeText(v); ok {
+				return appendTimestampText(buf, t, oid == pgtype.TimestamptzOID), nil
 			}
 		}
 	}

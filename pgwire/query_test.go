@@ -194,7 +194,7 @@ func TestTypesRoundTrip(t *testing.T) {
 	for _, v := range res[0].Rows[0] {
 		got = append(got, string(v))
 	}
-	want := `42|1.5|t|héllo|\xdead|2024-02-29|2024-02-29 12:30:00Z|12340000-0000-0000-0000-0000000000ff|12.345|`
+	want := `42|1.5|t|héllo|\xdead|2024-02-29|2024-02-29 12:30:00+00|12340000-0000-0000-0000-0000000000ff|12.345|`
 	if strings.Join(got, "|") != want {
 		t.Fatalf("text row\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}

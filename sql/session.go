@@ -183,13 +183,6 @@ func (st *stmt) ParamTypes() []uint32 {
 		if i < len(st.declared) && st.declared[i] != 0 {
 			out[i] = st.declared[i]
 		} else if st.cp != nil && i < len(st.cp.params) && st.cp.params[i].k != kUnknown {
-			// Date/time parameters stay untyped on the wire: clients send
-			// them as text with zone suffixes ("... +00") that PostgreSQL
-			// accepts and pgwire's strict decoder does not; this package
-			// parses them itself.
-			if k := st.cp.params[i].k; k == kDate || k == kTimestamp || k == kTimestamptz {
-				continue
-			}
 			out[i] = st.cp.params[i].oid()
 		}
 	}

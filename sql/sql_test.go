@@ -52,11 +52,12 @@ func formatResult(b *strings.Builder, res *pgwire.Result) {
 				case nil:
 					vals[i] = "NULL"
 				case time.Time:
-					if res.Columns[i].TypeOID == 1082 {
-						vals[i] = x.Format("2006-01-02")
-					} else {
-						vals[i] = x.Format("2006-01-02 15:04:05.999999")
+					// As a client reads it: pgwire's text form.
+					out, err := pgwire.EncodeValue(res.Columns[i].TypeOID, pgwire.TextFormat, x, nil)
+					if err != nil {
+						out = []byte(err.Error())
 					}
+					vals[i] = string(out)
 				case [16]byte:
 					vals[i] = formatValue(engine.UUID(x))
 				case []byte:

@@ -628,12 +628,6 @@ func toWire(v any, t typ) any {
 	case engine.Date:
 		return dateTime(x)
 	case engine.Timestamp:
-		if t.k == kTimestamptz {
-			// PostgreSQL's text form ends in "+00"; pgtype would print
-			// "Z", which psycopg2 rejects. pgwire passes text through and
-			// converts it for binary results.
-			return formatTimestamp(x, true)
-		}
 		return tsTime(x)
 	case engine.UUID:
 		return [16]byte(x)
