@@ -146,6 +146,10 @@ func (tx *txn) apply(op *Op) error {
 		}
 		tx.truncate(t)
 		return nil
+	case OpTombstone:
+		return tx.applyTombstone(op)
+	case OpPromote:
+		return tx.promote(op)
 	case OpSetSequence:
 		t, err := tx.writable(op.Table)
 		if err != nil {
@@ -207,8 +211,11 @@ func (tx *txn) put(op *Op) error {
 	}
 	// Unique checks before any change, so a failure leaves t untouched
 	// for the rest of this txn's view (the whole txn is dropped anyway).
+	// Staged rows (restore) may pass through transient duplicates while
+	// incremental segments replay; the restore checks the final hash sums.
+	_, staged := IsStaging(op.Table)
 	for i, ix := range def.Indexes {
-		if !ix.Unique {
+		if !ix.Unique || tx.trusted || staged {
 			continue
 		}
 		k, hasNull := def.IndexKey(i, row)

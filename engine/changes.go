@@ -35,6 +35,9 @@ func (s *State) ChangesSince(since uint64) ([]TableChanges, error) {
 	}
 	out := make([]TableChanges, 0, len(s.names))
 	for _, name := range s.names {
+		if IsHidden(name) {
+			continue // restore staging and bookkeeping are not user data
+		}
 		t := s.tables[name]
 		tc := TableChanges{Def: t.def, Full: t.createdLSN > since}
 		t.rows.Scan(func(it rowItem) bool {

@@ -22,6 +22,8 @@ const (
 	OpAlterTable  OpKind = 9  // Alter on Table
 	OpTruncate    OpKind = 10 // remove every row of Table
 	OpSetSequence OpKind = 11 // Table's sequence for column Seq (-1 = row id) := Value
+	OpTombstone   OpKind = 12 // delete Key from Table and keep its tombstone even if absent (staging)
+	OpPromote     OpKind = 13 // move staging Table into Name per PromotePolicy Seq (see staging.go)
 )
 
 // AlterKind is the kind of an ALTER TABLE action.
@@ -138,8 +140,11 @@ func (cs *ChangeSet) Encode(dst []byte) []byte {
 		case OpInsert, OpUpdate, OpUpsert:
 			dst = appendString(dst, op.Key)
 			dst = appendBytes(dst, op.Row)
-		case OpDelete:
+		case OpDelete, OpTombstone:
 			dst = appendString(dst, op.Key)
+		case OpPromote:
+			dst = appendString(dst, op.Name)
+			dst = binary.AppendVarint(dst, int64(op.Seq))
 		case OpCreateTable:
 			dst = AppendTableDef(dst, op.Def)
 		case OpCreateIndex:
@@ -198,8 +203,11 @@ func DecodeChangeSet(b []byte) (*ChangeSet, error) {
 		case OpInsert, OpUpdate, OpUpsert:
 			op.Key = d.string()
 			op.Row = d.bytes()
-		case OpDelete:
+		case OpDelete, OpTombstone:
 			op.Key = d.string()
+		case OpPromote:
+			op.Name = d.string()
+			op.Seq = int(d.varint())
 		case OpCreateTable:
 			op.Def = d.tableDef()
 		case OpDropTable, OpTruncate:

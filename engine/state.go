@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -23,8 +22,10 @@ type Snapshot = State
 // LSN is the LSN of the last change set applied in this state.
 func (s *State) LSN() uint64 { return s.lsn }
 
-// TableNames returns the table names in sorted order.
-func (s *State) TableNames() []string { return slices.Clone(s.names) }
+// TableNames returns the names of the tables clients see, sorted. Hidden
+// tables (restore staging, see staging.go) are left out; AllTableNames
+// has them.
+func (s *State) TableNames() []string { return visibleNames(s.names) }
 
 // Table returns a view of the named table.
 func (s *State) Table(name string) (Table, bool) {

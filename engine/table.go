@@ -244,6 +244,7 @@ func (d *TableDef) IndexKey(ix int, r Row) ([]byte, bool) {
 // RowHash is the anti-entropy hash of one row: stable across processes,
 // machines and versions (xxhash64 of table, key and canonical row).
 func RowHash(table, key string, row string) uint64 {
+	table = BaseName(table) // a staged row hashes as it will once promoted
 	var d xxhash.Digest
 	d.Reset()
 	_, _ = d.WriteString(table)

@@ -139,6 +139,9 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	wo.Level = s.opts.Level
 	wo.DumpID = SnapshotID(s.state.LSN())
 	wo.CreatedAt = time.Unix(0, 0).UTC()
+	// Hidden tables (a restore's staging) are replicated state too: a
+	// replica installing this snapshot mid-restore must hold them.
+	wo.Tables = s.state.AllTableNames()
 	if _, err := snapshot.WriteFull(context.Background(), sink, s.state, wo); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("fsm: persist snapshot at LSN %d: %w", s.state.LSN(), err)
