@@ -81,7 +81,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
-func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, n.Status()) }
+func (n *Node) handleStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, n.statusView()) }
 
 func (n *Node) handleMembers(w http.ResponseWriter, _ *http.Request) {
 	ms, err := n.repl.Members()
@@ -89,10 +89,8 @@ func (n *Node) handleMembers(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	writeJSON(w, n.sqlMembersFrom(ms))
+	writeJSON(w, n.memberViews(ms))
 }
-
-func (n *Node) sqlMembersFrom(_ []replication.Member) any { return n.sqlMembers() }
 
 // metrics are the node's own counters; raft's are read from its stats.
 type metrics struct {

@@ -22,7 +22,9 @@ func (n *Node) sqlConfig() sql.Config {
 		Rand:       rand.Reader,
 		DirtyBytes: n.eng.DirtyBytes,
 		Members:    n.sqlMembers,
-		Version:    Version,
+		// SHOW heliosdb.replication_lag (node/cluster.go).
+		ReplicationLag: n.replicationLag,
+		Version:        Version,
 		CopyTargets: map[string]sql.CopyTarget{
 			"dump":    {Out: n.copyDumpOut},
 			"restore": {In: n.copyRestoreIn},
@@ -82,7 +84,7 @@ func (n *Node) sqlMembers() []sql.MemberInfo {
 	for _, m := range ms {
 		mi := sql.MemberInfo{NodeID: m.ID, Role: string(m.Role), Voter: m.Voter, PgAddr: m.PGAddr, AppliedLSN: m.AppliedIndex, Healthy: m.Healthy}
 		if m.ID == n.cfg.Server.NodeID {
-			mi.AppliedLSN = n.eng.LSN()
+			mi.AppliedLSN = n.repl.AppliedIndex()
 			if mi.PgAddr == "" {
 				mi.PgAddr = n.PGAddr()
 			}

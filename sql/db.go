@@ -54,6 +54,12 @@ type Config struct {
 	DirtyBytes func(table string) (total, tbl int64)
 	// Members lists the cluster for heliosdb.members. May be nil.
 	Members func() []MemberInfo
+	// ReplicationLag says how stale a 'local' read on this node may be,
+	// for SHOW heliosdb.replication_lag: entries the node has not applied
+	// yet and time since it last heard from the leader (0 on the leader).
+	// Called from session goroutines; must not block. May be nil (then
+	// the lag is reported as 0).
+	ReplicationLag func() (entries uint64, sinceContact time.Duration)
 	// Settings override or add server parameters (server_version, ...).
 	Settings map[string]string
 	// CopyTargets are the relations of COPY heliosdb.<name>.
