@@ -45,6 +45,11 @@ type Options struct {
 	Compression snapshot.Compression
 	Level       int
 	Logger      *slog.Logger
+	// Chain, when set, is the snapshot store in use: Persist then appends
+	// an incremental segment to its tip's chain instead of writing a full
+	// snapshot, until the increments outweigh the full segment (then it
+	// starts a new chain, which is the compaction).
+	Chain *ChainStore
 }
 
 // FSM is the raft.FSM of one node.
@@ -65,6 +70,10 @@ func New(e *engine.Engine, opts Options) *FSM {
 	}
 	return &FSM{eng: e, opts: opts, log: opts.Logger}
 }
+
+// SetChain makes Persist write incremental snapshots into c. Call it before
+// raft starts (the replication layer opens the store, then raft).
+func (f *FSM) SetChain(c *ChainStore) { f.opts.Chain = c }
 
 // Engine returns the engine the FSM applies to.
 func (f *FSM) Engine() *engine.Engine { return f.eng }
@@ -106,7 +115,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 // Snapshot returns quickly: it only captures the engine's immutable state.
 // Persist runs later, concurrently with Apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{state: f.eng.Snapshot(), opts: f.opts}, nil
+	return &fsmSnapshot{state: f.eng.Snapshot(), opts: f.opts, log: f.log}, nil
 }
 
 // Restore replaces the engine's state with a .heliodump stream (a raft
@@ -128,6 +137,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 type fsmSnapshot struct {
 	state *engine.Snapshot
 	opts  Options
+	log   *slog.Logger
+}
+
+// lsnSetter is the chain store's sink: told the LSN it reaches and where
+// an appended segment starts.
+type lsnSetter interface {
+	SetLastLSN(uint64)
+	Offset() int64
 }
 
 // Persist writes the snapshot as a .heliodump. The dump id and creation
@@ -142,11 +159,47 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	// Hidden tables (a restore's staging) are replicated state too: a
 	// replica installing this snapshot mid-restore must hold them.
 	wo.Tables = s.state.AllTableNames()
+	ls, chained := sink.(lsnSetter)
+	if chained {
+		ls.SetLastLSN(s.state.LSN())
+	}
+	if tip, ok := s.incrementalBase(); ok && chained {
+		start := time.Now()
+		sum, err := snapshot.WriteIncrementalSegment(context.Background(), sink, s.state, tip.LastLSN, ls.Offset(), wo)
+		if err == nil {
+			s.log.Info("incremental snapshot", "lsn", s.state.LSN(), "since", tip.LastLSN, "rows", sum.Rows,
+				"bytes", sum.Size, "chain_segments", tip.Segments+1, "took", time.Since(start).Round(time.Millisecond))
+			return sink.Close()
+		}
+		_ = sink.Cancel()
+		return fmt.Errorf("fsm: persist incremental snapshot at LSN %d: %w", s.state.LSN(), err)
+	}
 	if _, err := snapshot.WriteFull(context.Background(), sink, s.state, wo); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("fsm: persist snapshot at LSN %d: %w", s.state.LSN(), err)
 	}
 	return sink.Close()
+}
+
+// incrementalBase returns the chain tip to extend, or false when a full
+// snapshot is due: no chain yet, the increments already outweigh the full
+// segment (compaction), or the engine no longer holds the tombstones the
+// increment would need.
+func (s *fsmSnapshot) incrementalBase() (ChainRecord, bool) {
+	if s.opts.Chain == nil {
+		return ChainRecord{}, false
+	}
+	tip, ok := s.opts.Chain.Tip()
+	if !ok || tip.LastLSN == 0 || tip.LastLSN > s.state.LSN() {
+		return ChainRecord{}, false
+	}
+	if tip.Length-tip.BaseBytes >= tip.BaseBytes {
+		return ChainRecord{}, false
+	}
+	if s.state.TombstoneHorizon() > tip.LastLSN {
+		return ChainRecord{}, false
+	}
+	return tip, true
 }
 
 // Release is called when raft is done with the snapshot.

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/heliosdb/heliosdb-lite/engine"
 	"github.com/heliosdb/heliosdb-lite/fsm"
 	"github.com/heliosdb/heliosdb-lite/pgwire"
@@ -156,6 +158,16 @@ func (n *Node) replicationConfig() (replication.Config, error) {
 	rc.Logger = n.log.With("component", "raft")
 	rc.DataDir = cfg.Server.DataDir
 	rc.InMemory = cfg.Server.Memory || cfg.Server.DataDir == ""
+	// On disk, raft snapshots are .heliodump chains: after the first full
+	// snapshot each one appends only what changed (fsm.ChainStore).
+	rc.SnapshotStore = func(dir string, retain int) (raft.SnapshotStore, error) {
+		cs, err := fsm.OpenChainStore(dir, retain)
+		if err != nil {
+			return nil, err
+		}
+		n.fsm.SetChain(cs)
+		return cs, nil
+	}
 	if cfg.Raft.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.Raft.SnapshotThreshold
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
 )
 
 // Config configures a Node. Start from DefaultConfig and change what you
@@ -44,6 +45,10 @@ type Config struct {
 	TrailingLogs      uint64
 	// SnapshotRetain is how many snapshots the file store keeps (>= 1).
 	SnapshotRetain int
+	// SnapshotStore, when set, opens the snapshot store used on disk
+	// instead of raft's FileSnapshotStore (the node uses a store of
+	// incremental .heliodump chains). dir is DataDir.
+	SnapshotStore func(dir string, retain int) (raft.SnapshotStore, error)
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are raft's
 	// timers. Followers start a (pre-)election after a random time between

@@ -53,7 +53,12 @@ func openStores(cfg *Config, hl hclog.Logger) (*stores, error) {
 		return nil, fmt.Errorf("replication: open %s: %w (is another server using this data dir?)",
 			filepath.Join(cfg.DataDir, raftDBFile), err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hl.Named("snapshots"))
+	var snaps raft.SnapshotStore
+	if cfg.SnapshotStore != nil {
+		snaps, err = cfg.SnapshotStore(cfg.DataDir, cfg.SnapshotRetain)
+	} else {
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hl.Named("snapshots"))
+	}
 	if err != nil {
 		_ = bs.Close()
 		return nil, fmt.Errorf("replication: open snapshot store in %s: %w", cfg.DataDir, err)
