@@ -233,7 +233,14 @@ func (tx *txn) put(op *Op) error {
 		t.tombs.Delete(tombItem{key: op.Key})
 	}
 	it := rowItem{key: op.Key, row: enc, lsn: tx.lsn, hash: RowHash(op.Table, op.Key, enc)}
-	t.rows.Set(it)
+	if exists {
+		t.rows.Set(it)
+	} else {
+		// Load appends in place when the key sorts after every row (the
+		// common insert of increasing keys) and leaves full B-tree nodes
+		// behind, where Set would split them half empty; otherwise it is Set.
+		t.rows.Load(it)
+	}
 	for i := range def.Indexes {
 		k, _ := def.IndexKey(i, row)
 		t.idx[i].Set(idxItem{key: string(k) + op.Key, pk: op.Key})

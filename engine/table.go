@@ -242,9 +242,21 @@ func (d *TableDef) IndexKey(ix int, r Row) ([]byte, bool) {
 }
 
 // RowHash is the anti-entropy hash of one row: stable across processes,
-// machines and versions (xxhash64 of table, key and canonical row).
+// machines and versions (xxhash64 of table, 0x00, key, 0x00, canonical row).
 func RowHash(table, key string, row string) uint64 {
 	table = BaseName(table) // a staged row hashes as it will once promoted
+	n := len(table) + len(key) + len(row) + 2
+	if n <= 256 {
+		// One-shot hash of the concatenation: the same value as the
+		// streaming digest below, without its per-write buffering.
+		var buf [256]byte
+		b := append(buf[:0], table...)
+		b = append(b, 0)
+		b = append(b, key...)
+		b = append(b, 0)
+		b = append(b, row...)
+		return xxhash.Sum64(b)
+	}
 	var d xxhash.Digest
 	d.Reset()
 	_, _ = d.WriteString(table)

@@ -85,6 +85,47 @@ func (c *compressor) compress(dst, raw []byte) ([]byte, Compression) {
 	return append(dst[:start], raw...), CompressNone
 }
 
+// bound is the output room compressTo needs for n raw bytes.
+func (c *compressor) bound(n int) int {
+	switch c.codec {
+	case CompressLZ4:
+		return lz4.CompressBlockBound(n)
+	case CompressZstd:
+		return n + n/128 + 64
+	}
+	return 0
+}
+
+// compressTo compresses raw into dst[:0] (which should have bound room)
+// and reports whether the result is smaller than raw; when it is not, the
+// caller stores raw as is (codec none) and dst is returned for reuse.
+// Deterministic for a given codec and level, as compress.
+func (c *compressor) compressTo(dst, raw []byte) ([]byte, bool) {
+	switch c.codec {
+	case CompressLZ4:
+		bound := lz4.CompressBlockBound(len(raw))
+		dst = grow(dst[:0], bound)[:bound]
+		var n int
+		var err error
+		if c.level <= 1 {
+			n, err = c.lz4.CompressBlock(raw, dst)
+		} else {
+			n, err = c.lz4hc.CompressBlock(raw, dst)
+		}
+		if err == nil && n > 0 && n < len(raw) {
+			return dst[:n], true
+		}
+		return dst[:0], false
+	case CompressZstd:
+		out := c.zstd.EncodeAll(raw, dst[:0])
+		if len(out) < len(raw) {
+			return out, true
+		}
+		return out[:0], false
+	}
+	return dst[:0], false
+}
+
 func (c *compressor) close() {
 	if c.zstd != nil {
 		_ = c.zstd.Close()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
@@ -69,9 +70,10 @@ type Batch struct {
 // Row is one row as stored: encoded key, canonical encoding, LSN. The
 // slices alias the Reader's buffers (valid until the next Next).
 type Row struct {
-	Key []byte
-	Enc []byte
-	LSN uint64
+	Key  []byte
+	Enc  []byte
+	LSN  uint64
+	Hash uint64 // engine.RowHash(table, Key, Enc), computed by the decoder
 }
 
 // Reader streams the items of a .heliodump. Batches are verified and
@@ -468,18 +470,7 @@ func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
 	}
 	dd := dec{b: data}
 	if p.typ == secRowBatch {
-		b.Rows = make([]Row, 0, bh.count)
-		tname := b.Table
-		for i := 0; i < bh.count && dd.err == nil; i++ {
-			k := dd.fixed(dd.count(1, MaxBatchRaw))
-			e := dd.fixed(dd.count(1, MaxBatchRaw))
-			lsn := dd.uvarint()
-			if dd.err != nil {
-				break
-			}
-			b.Rows = append(b.Rows, Row{Key: k, Enc: e, LSN: lsn})
-			b.HashSum += engine.RowHash(tname, bstr(k), bstr(e))
-		}
+		b.Rows, b.HashSum, dd.off, dd.err = decodeRows(b.Table, data, bh.count)
 	} else {
 		b.Tombstones = make([]engine.Tombstone, 0, bh.count)
 		for i := 0; i < bh.count && dd.err == nil; i++ {
@@ -497,6 +488,64 @@ func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
 		return fail(b, "batch contents: %v", dd.err)
 	}
 	return b, raw, nil
+}
+
+// decodeRows parses count rows from data and hashes each one (the hash the
+// engine would compute: one pass here, in the decode workers, and the
+// loader hands it to the engine instead of hashing again). It returns the
+// rows, their hash sum, the bytes consumed and the first error.
+func decodeRows(table string, data []byte, count int) ([]Row, uint64, int, error) {
+	rows := make([]Row, count)
+	// scratch holds table 0x00 key 0x00 enc: RowHash's input, hashed in one
+	// call instead of five streaming writes.
+	scratch := make([]byte, 0, len(table)+256)
+	scratch = append(scratch, engine.BaseName(table)...)
+	scratch = append(scratch, 0)
+	pre := len(scratch)
+	var sum uint64
+	off := 0
+	for i := 0; i < count; i++ {
+		k, n := uvarintAt(data, off)
+		if n <= 0 || k > uint64(len(data)-off-n) {
+			return rows[:i], sum, off, fmt.Errorf("bad key length at offset %d", off)
+		}
+		off += n
+		key := data[off : off+int(k) : off+int(k)]
+		off += int(k)
+		e, n := uvarintAt(data, off)
+		if n <= 0 || e > uint64(len(data)-off-n) {
+			return rows[:i], sum, off, fmt.Errorf("bad row length at offset %d", off)
+		}
+		off += n
+		enc := data[off : off+int(e) : off+int(e)]
+		off += int(e)
+		lsn, n := uvarintAt(data, off)
+		if n <= 0 {
+			return rows[:i], sum, off, fmt.Errorf("bad lsn at offset %d", off)
+		}
+		off += n
+		var h uint64
+		if len(key)+len(enc)+1 <= cap(scratch)-pre {
+			scratch = append(append(append(scratch[:pre], key...), 0), enc...)
+			h = xxhash.Sum64(scratch)
+		} else {
+			h = engine.RowHash(table, bstr(key), bstr(enc))
+		}
+		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: h}
+		sum += h
+	}
+	return rows, sum, off, nil
+}
+
+// uvarintAt decodes a uvarint at data[off:], the one-byte case inline.
+func uvarintAt(data []byte, off int) (uint64, int) {
+	if off < len(data) && data[off] < 0x80 {
+		return uint64(data[off]), 1
+	}
+	if off >= len(data) {
+		return 0, 0
+	}
+	return binary.Uvarint(data[off:])
 }
 
 // bstr views b as a string without copying; only for immediate use.

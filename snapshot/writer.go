@@ -142,13 +142,19 @@ type Writer struct {
 }
 
 type job struct {
-	typ   byte
-	hdr   batchHeader
-	raw   []byte
-	frame []byte // complete section, set by the worker
-	pcrc  uint32 // payload CRC
-	done  chan struct{}
+	typ  byte
+	hdr  batchHeader
+	raw  []byte
+	head []byte // frame header and batch header, set by the worker
+	body []byte // stored bytes: raw itself, or comp
+	comp []byte // compressed bytes (pooled), nil when stored raw
+	tail [frameTrailer]byte
+	pcrc uint32 // payload CRC
+	done chan struct{}
 }
+
+// size is the section's length in the output.
+func (j *job) size() int { return len(j.head) + len(j.body) + frameTrailer }
 
 // segWriter is the state of the open segment.
 type segWriter struct {
@@ -171,6 +177,16 @@ type openBatch struct {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2<<20); return &b }}
 
 func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+// getBufCap returns a pooled buffer with room for n bytes.
+func getBufCap(n int) []byte {
+	b := getBuf()
+	if cap(b) < n {
+		putBuf(b)
+		return make([]byte, 0, n)
+	}
+	return b
+}
 
 func putBuf(b []byte) {
 	if cap(b) > 32<<20 {
@@ -214,20 +230,29 @@ func newWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 }
 
 // runCompress is one worker: it turns raw batches into finished sections.
-// It ends when jobs is closed (Close).
+// It ends when jobs is closed (Close). A batch stored raw is not copied:
+// the section is written as head, raw, tail.
 func (w *Writer) runCompress(c *compressor) {
 	defer w.wg.Done()
 	defer c.close()
 	for j := range w.jobs {
-		out := grow(getBuf(), frameHeaderLen+32+len(j.raw)/2)[:frameHeaderLen]
-		out = j.hdr.append(out)
-		codecAt := len(out) - 1
-		out, codec := c.compress(out, j.raw)
-		out[codecAt] = byte(codec)
-		payload := out[frameHeaderLen:]
-		j.pcrc = crc(payload)
-		appendFrameHeader(out[:0], j.typ, flagCritical, len(payload))
-		j.frame = binary.LittleEndian.AppendUint32(out, j.pcrc)
+		head := make([]byte, frameHeaderLen, frameHeaderLen+5*binary.MaxVarintLen64+1)
+		j.hdr.codec = CompressNone
+		j.body = j.raw
+		if c.codec != CompressNone {
+			if comp, ok := c.compressTo(getBufCap(c.bound(len(j.raw))), j.raw); ok {
+				j.hdr.codec = c.codec
+				j.comp, j.body = comp, comp
+			} else {
+				putBuf(comp)
+			}
+		}
+		head = j.hdr.append(head)
+		payloadLen := len(head) - frameHeaderLen + len(j.body)
+		j.pcrc = crc32.Update(crc(head[frameHeaderLen:]), castagnoli, j.body)
+		appendFrameHeader(head[:0], j.typ, flagCritical, payloadLen)
+		j.head = head
+		binary.LittleEndian.PutUint32(j.tail[:], j.pcrc)
 		close(j.done)
 	}
 }
@@ -291,12 +316,16 @@ func (w *Writer) drain(keep int) error {
 		w.pending = w.pending[1:]
 		if w.err == nil {
 			st := &w.seg.stats[j.hdr.ord]
-			st.Stored += uint64(len(j.frame) - frameHeaderLen - frameTrailer)
+			st.Stored += uint64(j.size() - frameHeaderLen - frameTrailer)
 			w.chainSection(j.typ, j.pcrc)
-			_ = w.writeRaw(j.frame)
+			_ = w.writeRaw(j.head)
+			_ = w.writeRaw(j.body)
+			_ = w.writeRaw(j.tail[:])
 		}
 		putBuf(j.raw)
-		putBuf(j.frame)
+		if j.comp != nil {
+			putBuf(j.comp)
+		}
 	}
 	return w.err
 }
