@@ -134,7 +134,10 @@ func init() {
 			if k.isString() && k != kRegproc {
 				coll = 100
 			}
-			out = append(out, []any{int64(t.oid()), name, int64(oidPgCatalog), int64(10), int64(t.size()), t.size() > 0 && t.size() <= 8, tt, typCategory(k), false, true, ",", int64(0), "-", int64(0), arr, name + "in", name + "out", name + "recv", name + "send", "-", "-", "-", "i", "p", false, int64(0), int64(-1), int64(0), coll, nil, nil, nil})
+			// kindInfo's OID, not t.oid(): unknown reports itself as text on
+			// the wire but is its own type (705) here; a second row with
+			// OID 25 duplicated every text column in joins on pg_type.
+			out = append(out, []any{int64(kindInfo[k].oid), name, int64(oidPgCatalog), int64(10), int64(t.size()), t.size() > 0 && t.size() <= 8, tt, typCategory(k), false, true, ",", int64(0), "-", int64(0), arr, name + "in", name + "out", name + "recv", name + "send", "-", "-", "-", "i", "p", false, int64(0), int64(-1), int64(0), coll, nil, nil, nil})
 			if arr != 0 {
 				out = append(out, []any{arr, "_" + name, int64(oidPgCatalog), int64(10), int64(-1), false, "b", "A", false, true, ",", int64(0), "array_subscript_handler", int64(t.oid()), int64(0), "array_in", "array_out", "array_recv", "array_send", "-", "-", "array_typanalyze", "i", "x", false, int64(0), int64(-1), int64(0), coll, nil, nil, nil})
 			}

@@ -25,6 +25,9 @@ func (c *compiler) compileFunc(fc *pg.FuncCall, sc *scope) (expr, error) {
 		}
 	}
 	if fc.Over != nil {
+		if e, ok := c.windowRef(fc); ok {
+			return e, nil
+		}
 		return expr{}, unsupported("window functions")
 	}
 	if aggNames[name] {

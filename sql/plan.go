@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
 // compiler turns one statement's AST into plans and expressions. It lives
@@ -32,6 +33,8 @@ type compiler struct {
 	ctes []map[string]*cteDef
 	// fixedNow is the statement time used to fold constants like 'now'.
 	fixedNow time.Time
+	// windows maps each planned window call to its column (window.go).
+	windows map[*pg.FuncCall]int
 }
 
 func newCompiler(db *DB, s *Session, st *engine.State) *compiler {

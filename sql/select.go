@@ -74,6 +74,16 @@ func (c *compiler) compileSelect(s *pg.SelectStmt, outer *scope) (plan, error) {
 		}
 		from = &filterNode{in: from, cond: cond}
 	}
+	if calls := windowCalls(s.TargetList); len(calls) > 0 {
+		if len(s.GroupClause) > 0 || s.HavingClause != nil || hasAggregate(s.TargetList) {
+			return nil, unsupported("window functions with aggregation")
+		}
+		wp, wsc, err := c.compileWindows(calls, from, sc)
+		if err != nil {
+			return nil, err
+		}
+		from, sc = wp, wsc
+	}
 	// Aggregation.
 	if len(s.GroupClause) > 0 || s.HavingClause != nil || hasAggregate(s.TargetList) || hasAggregate(sortNodes(s.SortClause)) {
 		ap, asc, err := c.compileAggregate(s, from, sc)

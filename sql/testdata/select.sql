@@ -217,3 +217,20 @@ ERROR 22003: bigint out of range
 SELECT (SELECT id FROM emp)
 ----
 ERROR 21000: more than one row returned by a subquery used as an expression
+
+SELECT name, dept, row_number() OVER (PARTITION BY dept ORDER BY salary DESC NULLS LAST) AS rn, row_number() OVER () > 0 AS any FROM emp ORDER BY dept NULLS FIRST, rn
+----
+name | dept | rn | any
+eve | NULL | 1 | true
+ann | eng | 1 | true
+bob | eng | 2 | true
+cat | ops | 1 | true
+dan | ops | 2 | true
+SELECT 5
+
+SELECT oid, typname FROM pg_type WHERE oid IN (25, 705) ORDER BY oid
+----
+oid | typname
+25 | text
+705 | unknown
+SELECT 2
