@@ -14,7 +14,12 @@ import (
 // copyDumpOut serves COPY heliosdb.dump TO STDOUT WITH (...): it streams a
 // .heliodump of one consistent snapshot (one LSN) without blocking writers.
 // Options: compress none|lz4|zstd, level N, tables 'a,b', since_lsn N
-// (an incremental segment with the rows and deletes after that LSN).
+// (an incremental segment with the rows and deletes after that LSN),
+// dry_run 'true' (one text line with the estimate instead of the dump).
+//
+// A complete dump of the whole database resets the dirty-byte baseline
+// (pg_stat_get_dirty_bytes falls to 0); table subsets and increments do
+// not, since they do not capture everything.
 func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Writer) (err error) {
 	start := time.Now()
 	defer func() { n.metrics.observeDump(time.Since(start), err) }()
@@ -44,6 +49,9 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if err != nil {
 		return err
 	}
+	if v := opts["dry_run"]; v == "true" || v == "on" || v == "1" {
+		return writeDumpEstimate(w, snap, wo)
+	}
 	if s, ok := opts["since_lsn"]; ok {
 		since, perr := strconv.ParseUint(s, 10, 64)
 		if perr != nil {
@@ -53,10 +61,13 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 			return &sqlStateErr{code: "22023", err: fmt.Errorf("the dump file ends at LSN %d, but this database is only at LSN %d: it is not a dump of this database (restore it, or take a full dump)", since, snap.LSN())}
 		}
 		_, err = snapshot.WriteIncremental(ctx, w, snap, since, wo)
-	} else {
-		_, err = snapshot.WriteFull(ctx, w, snap, wo)
+		if err == nil {
+			// An increment chained to a full dump also captures everything.
+			n.eng.MarkDumped(snap)
+		}
+		return err
 	}
-	if err != nil {
+	if _, err = snapshot.WriteFull(ctx, w, snap, wo); err != nil {
 		return err
 	}
 	if len(wo.Tables) == 0 {
@@ -67,9 +78,4 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 
 func badOption(name string, err error) error {
 	return &sqlStateErr{code: "22023", err: fmt.Errorf("invalid dump option %s: %v", name, err)}
-}
-
-// copyRestoreIn serves COPY heliosdb.restore FROM STDIN.
-func (n *Node) copyRestoreIn(ctx context.Context, opts map[string]string, r io.Reader) (string, error) {
-	return "", &sqlStateErr{code: "0A000", err: fmt.Errorf("restore over the wire is not available yet")}
 }

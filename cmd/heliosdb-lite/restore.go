@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/snapshot"
+)
+
+func init() { commands = append(commands, newRestoreCmd) }
+
+type restoreFlags struct {
+	conn       connFlags
+	input      string
+	tables     string
+	mode       string
+	onConflict string
+	dryRun     bool
+	salvage    bool
+}
+
+func newRestoreCmd() *cobra.Command {
+	var f restoreFlags
+	cmd := &cobra.Command{
+		Use:   "restore --input FILE",
+		Short: "Restore a .heliodump file into a running database",
+		Long: `Restore a .heliodump file into a running database over its PostgreSQL port.
+
+The file is verified locally first: a damaged file is refused (exit 3)
+before anything is sent. The server stages the rows out of sight and swaps
+them in with one final step, so clients never see half a restore.
+
+--mode clean (default): the database (or the --tables named) becomes
+exactly the dump's content. --mode append: rows are added; a primary-key
+conflict fails the restore (--on-conflict error, nothing changed), is
+skipped (skip) or updates the row (update). Incremental files
+(BASE.inc1, ...) apply as deltas and must come in order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRestore(cmd.Context(), &f) },
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&f.input, "input", "i", "", "the .heliodump file (required)")
+	fs.StringVar(&f.tables, "tables", "", "comma-separated tables to restore (default all)")
+	fs.StringVar(&f.mode, "mode", "clean", "clean (replace) or append (add rows)")
+	fs.StringVar(&f.onConflict, "on-conflict", "error", "append mode, existing primary key: error, skip or update")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate the file and print what a restore would do, without a server")
+	fs.BoolVar(&f.salvage, "salvage", false, "restore every undamaged batch of a damaged file and report what was lost")
+	f.conn.add(fs)
+	return cmd
+}
+
+func runRestore(ctx context.Context, f *restoreFlags) error {
+	if f.input == "" {
+		return withCode(exitUsage, errors.New("restore: --input is required"))
+	}
+	if f.mode != "clean" && f.mode != "append" {
+		return withCode(exitUsage, fmt.Errorf("restore: --mode %q: want clean or append", f.mode))
+	}
+	if f.onConflict != "error" && f.onConflict != "skip" && f.onConflict != "update" {
+		return withCode(exitUsage, fmt.Errorf("restore: --on-conflict %q: want error, skip or update", f.onConflict))
+	}
+	file, err := os.Open(f.input)
+	if err != nil {
+		return fmt.Errorf("restore: %v", err)
+	}
+	defer file.Close()
+	if f.dryRun {
+		rep, err := snapshot.DryRun(file)
+		if rep == nil {
+			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s: %v", f.input, err))
+		}
+		rep.Name = f.input
+		_ = rep.WriteText(os.Stdout)
+		if !rep.Verify.Passed() {
+			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s failed validation", f.input))
+		}
+		return nil
+	}
+	// Verify the whole file before sending a byte: a damaged file must be
+	// refused before it changes anything.
+	rep, err := snapshot.Verify(file)
+	if rep == nil {
+		return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", f.input, err))
+	}
+	var salvage *snapshot.SalvageReport
+	if !rep.Passed() {
+		if !f.salvage {
+			rep.Name = f.input
+			_ = rep.WriteText(os.Stderr)
+			return withCode(exitBadFile, fmt.Errorf("restore: %s is damaged; nothing was sent to the server. Run 'heliosdb-lite verify --input %s' for details, use an earlier dump, or restore the undamaged parts with --salvage", f.input, f.input))
+		}
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if salvage, err = snapshot.Salvage(file, engine.NewBuilder(0)); salvage == nil {
+			return withCode(exitBadFile, fmt.Errorf("restore --salvage: %s: %v", f.input, err))
+		}
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	conn, err := f.conn.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	salv := ""
+	if f.salvage {
+		salv = "true"
+	}
+	onConflict := ""
+	if f.mode == "append" {
+		onConflict = f.onConflict
+	}
+	sql := "COPY heliosdb.restore FROM STDIN" + copyOptions("mode", f.mode, "on_conflict", onConflict, "tables", f.tables, "salvage", salv)
+	tag, err := conn.CopyFrom(ctx, file, sql)
+	if err != nil {
+		if sqlState(err) == "" {
+			return fmt.Errorf("restore: the connection to %s failed: %v (the server drops a restore it did not finish: nothing was changed; retry)", f.conn.addr(), err)
+		}
+		return fmt.Errorf("restore: the server refused %s: %s", f.input, pgErrorText(err))
+	}
+	res := parseTag(tag.String())
+	fmt.Printf("Restored %s tables, %s rows from %s (source LSN %s) at LSN %s\n", res["tables"], res["rows"], f.input, res["source_lsn"], res["lsn"])
+	if salvage != nil {
+		_ = salvage.WriteText(os.Stdout)
+	}
+	if m := res["mismatched"]; m != "" && m != "0" {
+		_, names, _ := strings.Cut(m, ":")
+		return fmt.Errorf("restore: row-hash check FAILED: tables %s differ from the dump's footer (the database had other changes than the dump chain); restore the base dump with --mode clean", names)
+	}
+	switch {
+	case res["verified"] == res["tables"]:
+		fmt.Printf("Row-hash check: PASSED: the per-table row-hash sums equal the dump footer's (%s of %s tables)\n", res["verified"], res["tables"])
+	case f.mode == "append" || f.salvage:
+		fmt.Printf("Row-hash check: %s of %s tables equal the dump footer's (merged or salvaged tables hold other rows too)\n", res["verified"], res["tables"])
+	default:
+		fmt.Printf("Row-hash check: %s of %s tables verified\n", res["verified"], res["tables"])
+	}
+	return nil
+}
+
+// parseTag reads the key=value fields of the server's RESTORE tag.
+func parseTag(tag string) map[string]string {
+	out := map[string]string{}
+	for _, f := range strings.Fields(tag) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
