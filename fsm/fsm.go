@@ -57,6 +57,8 @@ type FSM struct {
 	eng  *engine.Engine
 	opts Options
 	log  *slog.Logger
+	// dumpHook is set once before raft starts (SetDumpHook).
+	dumpHook DumpHook
 	ae   aeState // anti-entropy rounds (markers.go)
 }
 
@@ -101,6 +103,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 			return err
 		}
 		return nil
+	case EntryDumpMark:
+		return f.applyDumpMark(l)
 	case EntryAEMark:
 		return f.applyAEMark(l)
 	case EntryAERepair:

@@ -22,7 +22,9 @@ func (n *Node) adminHandler() http.Handler {
 	mux.HandleFunc("/metrics", n.handleMetrics)
 	mux.HandleFunc("/members", n.handleMembers)
 	mux.HandleFunc("/status", n.handleStatus)
+	mux.HandleFunc("/leave", n.handleLeave) // node/cluster.go
 	mux.Handle(replication.RPCPathPrefix, n.repl.RPCHandler())
+	mux.HandleFunc("/internal/dumps/", n.handleDumpRecord)
 	return mux
 }
 

@@ -40,6 +40,7 @@ type Node struct {
 
 	started time.Time
 	metrics metrics
+	dumps   clusterDumps // cluster-wide dump results of this node
 
 	// wg tracks the node's long-lived goroutines (runX methods).
 	wg        sync.WaitGroup
@@ -75,6 +76,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		return nil, configErr("[raft] snapshot_compression: %v", err)
 	}
 	n.fsm = fsm.New(n.eng, fsm.Options{Compression: comp, Logger: logger.With("component", "fsm")})
+	n.fsm.SetDumpHook(n.onDumpMark)
 
 	// Listeners first: binding errors (port in use) are reported before
 	// any state is touched, and port 0 resolves to a real port to advertise.

@@ -26,8 +26,10 @@ func (n *Node) sqlConfig() sql.Config {
 		ReplicationLag: n.replicationLag,
 		Version:        Version,
 		CopyTargets: map[string]sql.CopyTarget{
-			"dump":    {Out: n.copyDumpOut},
-			"restore": {In: n.copyRestoreIn},
+			"dump":         {Out: n.copyDumpOut},
+			"restore":      {In: n.copyRestoreIn},
+			"cluster_dump": {Out: n.copyClusterDumpOut},
+			"backup_file":  {Out: n.copyBackupFileOut},
 		},
 	}
 }
