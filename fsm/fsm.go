@@ -59,7 +59,7 @@ type FSM struct {
 	log  *slog.Logger
 	// dumpHook is set once before raft starts (SetDumpHook).
 	dumpHook DumpHook
-	ae   aeState // anti-entropy rounds (markers.go)
+	ae       aeState // anti-entropy rounds (markers.go)
 }
 
 // New returns the FSM over e.
