@@ -46,4 +46,7 @@ require (
 	google.golang.org/protobuf v1.36.8
 )
 
-require github.com/cespare/xxhash/v2 v2.3.0 // indirect
+require (
+	github.com/anishathalye/porcupine v1.3.1
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+)

@@ -1,6 +1,9 @@
 package node
 
 import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -113,4 +116,40 @@ func (n *Node) replicationLag() (uint64, time.Duration) {
 		return target - applied, since
 	}
 	return 0, since
+}
+
+// Done is closed when the node starts shutting down (Close, or a graceful
+// leave requested over the admin API); the process should then exit.
+func (n *Node) Done() <-chan struct{} { return n.shutdown }
+
+// handleLeave (POST /leave) removes this node from the cluster gracefully
+// and then shuts it down: the answer is sent once the leader has removed
+// it (or the attempt failed), the shutdown happens after the answer. When
+// the cluster has an RPC token, the request must carry it like internal
+// RPCs do (X-Heliosdb-Raft-Token).
+func (n *Node) handleLeave(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if !n.cfg.Clustered() {
+		http.Error(w, "not in cluster mode", http.StatusBadRequest)
+		return
+	}
+	if tok := n.cfg.Cluster.RPCToken; tok != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Heliosdb-Raft-Token")), []byte(tok)) != 1 {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	err := n.repl.Leave(r.Context())
+	if err != nil {
+		http.Error(w, "leave failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "left the cluster; shutting down")
+	// Not a goFunc: Close waits for those, and this goroutine calls Close.
+	go func() {
+		if err := n.Close(); err != nil {
+			n.log.Warn("close after leave", "err", err)
+		}
+	}()
 }

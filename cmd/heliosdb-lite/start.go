@@ -91,7 +91,10 @@ func runStart(cmd *cobra.Command, cfg node.Config) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "HeliosDB-Lite %s ready: psql -h %s -p %s\n", node.Version, hostOf(n.PGAddr()), portOf(n.PGAddr()))
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-n.Done(): // left the cluster (heliosdb-lite leave)
+	}
 	logger.Info("shutting down")
 	return n.Close()
 }
