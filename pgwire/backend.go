@@ -120,4 +120,9 @@ type (
 	DetailError interface{ Detail() string }
 	// HintError carries the HINT field.
 	HintError interface{ Hint() string }
+	// ObjectError names the objects an error is about (SCHEMA NAME, TABLE
+	// NAME, COLUMN NAME, CONSTRAINT NAME); empty strings are left out.
+	ObjectError interface {
+		ErrorObjects() (schema, table, column, constraint string)
+	}
 )

@@ -110,6 +110,10 @@ func errorResponse(err error, severity string) *pgproto3.ErrorResponse {
 	if errors.As(err, &he) {
 		resp.Hint = he.Hint()
 	}
+	var oe ObjectError
+	if errors.As(err, &oe) {
+		resp.SchemaName, resp.TableName, resp.ColumnName, resp.ConstraintName = oe.ErrorObjects()
+	}
 	return resp
 }
 

@@ -84,7 +84,8 @@ func (t *target) checkNotNull(row []any) error {
 	for i, cd := range t.def.Columns {
 		if cd.NotNull && row[i] == nil {
 			return &Error{Code: codeNotNull, Msg: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", cd.Name, t.name),
-				Det: "Failing row contains " + rowText(row) + "."}
+				Det:    "Failing row contains " + rowText(row) + ".",
+				Schema: "public", Table: t.name, Column: cd.Name}
 		}
 	}
 	return nil
@@ -124,7 +125,8 @@ func uniqueErr(def *engine.TableDef, name string, cols []int, row []any) error {
 		vals = append(vals, formatValue(row[ci]))
 	}
 	return &Error{Code: codeUnique, Msg: fmt.Sprintf("duplicate key value violates unique constraint %q", name),
-		Det: fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(names, ", "), strings.Join(vals, ", "))}
+		Det:    fmt.Sprintf("Key (%s)=(%s) already exists.", strings.Join(names, ", "), strings.Join(vals, ", ")),
+		Schema: "public", Table: def.Name, Constraint: name}
 }
 
 // returning compiles a RETURNING list over sc.

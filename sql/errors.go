@@ -69,12 +69,16 @@ var (
 // fields of an ErrorResponse. pgwire reads them through the SQLState,
 // Position, Detail and Hint methods.
 type Error struct {
-	Code    string
-	Msg     string
-	Det     string
-	Hnt     string
-	Pos     int // 1-based character position in the query, 0 = none
-	wrapped error
+	Code string
+	Msg  string
+	Det  string
+	Hnt  string
+	Pos  int // 1-based character position in the query, 0 = none
+	// Schema, Table, Column and Constraint name the object an integrity
+	// violation is about (ErrorResponse fields s, t, c, n), as PostgreSQL
+	// reports them; empty when not applicable.
+	Schema, Table, Column, Constraint string
+	wrapped                           error
 }
 
 func (e *Error) Error() string    { return e.Msg }
@@ -83,6 +87,11 @@ func (e *Error) Position() int    { return e.Pos }
 func (e *Error) Detail() string   { return e.Det }
 func (e *Error) Hint() string     { return e.Hnt }
 func (e *Error) Unwrap() error    { return e.wrapped }
+
+// ErrorObjects implements pgwire.ObjectError.
+func (e *Error) ErrorObjects() (schema, table, column, constraint string) {
+	return e.Schema, e.Table, e.Column, e.Constraint
+}
 
 // Is maps categories to sentinels so callers need not compare codes.
 func (e *Error) Is(target error) bool {

@@ -455,7 +455,11 @@ func (c *compiler) compileCast(tc *pg.TypeCast, sc *scope) (expr, error) {
 		}
 	}
 	e, err := c.coerce(arg, t)
-	return e, withPos(err, tc.Location)
+	pos := tc.Location
+	if ac := tc.Arg.GetAConst(); ac != nil {
+		pos = ac.Location // PostgreSQL points at the literal it cannot read
+	}
+	return e, withPos(err, pos)
 }
 
 // typeFromNode converts a TypeName node.
