@@ -77,7 +77,7 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
-func loadRows(b *testing.B, n int, nidx int) (*Engine, *TableDef) {
+func loadRows(b testing.TB, n int, nidx int) (*Engine, *TableDef) {
 	b.Helper()
 	def := benchDef(nidx)
 	e := New()

@@ -23,6 +23,11 @@ type Builder struct {
 	st    *State
 	owned map[string]bool
 	tx    txn
+	bulk  map[string]*bulkLoad // tables on the PutHashed fast path
+	// Cache of the last PutHashed table (rows arrive table by table).
+	lastName  string
+	lastBulk  *bulkLoad
+	lastTable *tableState
 }
 
 // NewBuilder starts an empty state that will have the given LSN.
@@ -80,13 +85,19 @@ func (b *Builder) CreateTable(def *TableDef, meta TableMeta) error {
 		i, _ := slices.BinarySearch(b.st.names, def.Name)
 		b.st.names = slices.Insert(b.st.names, i, def.Name)
 	}
+	b.settle(def.Name)
 	b.st.tables[def.Name] = t
 	b.owned[def.Name] = true
+	if b.bulk == nil {
+		b.bulk = map[string]*bulkLoad{}
+	}
+	b.bulk[def.Name] = &bulkLoad{idx: make([][]idxItem, len(def.Indexes)), leaves: new([NumLeaves]uint64)}
 	return nil
 }
 
 // UpdateMeta replaces the bookkeeping of an existing table.
 func (b *Builder) UpdateMeta(table string, def *TableDef, meta TableMeta) error {
+	b.settle(table)
 	t, err := b.writable(table)
 	if err != nil {
 		return err
@@ -102,6 +113,8 @@ func (b *Builder) UpdateMeta(table string, def *TableDef, meta TableMeta) error 
 
 // DropTable removes a table if present.
 func (b *Builder) DropTable(name string) {
+	delete(b.bulk, name)
+	b.lastName, b.lastBulk, b.lastTable = "", nil, nil
 	if _, ok := b.st.tables[name]; !ok {
 		return
 	}
@@ -130,6 +143,9 @@ func (b *Builder) writable(name string) (*tableState, error) {
 // Put adds or replaces a row (canonical encoding enc) at key with its LSN,
 // checking the table's constraints.
 func (b *Builder) Put(table, key string, enc []byte, lsn uint64) error {
+	if len(b.bulk) > 0 {
+		b.settle(table)
+	}
 	t, err := b.writable(table)
 	if err != nil {
 		return err
@@ -160,6 +176,9 @@ func (b *Builder) Put(table, key string, enc []byte, lsn uint64) error {
 
 // Delete removes a row (if present) and records its tombstone at lsn.
 func (b *Builder) Delete(table, key string, lsn uint64) error {
+	if len(b.bulk) > 0 {
+		b.settle(table)
+	}
 	t, err := b.writable(table)
 	if err != nil {
 		return err
@@ -172,6 +191,7 @@ func (b *Builder) Delete(table, key string, lsn uint64) error {
 
 // Truncate empties a table, keeping its definition.
 func (b *Builder) Truncate(table string, lsn uint64) error {
+	b.settle(table)
 	t, err := b.writable(table)
 	if err != nil {
 		return err
@@ -183,6 +203,7 @@ func (b *Builder) Truncate(table string, lsn uint64) error {
 
 // Finish returns the built state. The builder must not be used afterwards.
 func (b *Builder) Finish() *State {
+	b.settleAll()
 	st := b.st
 	st.written += b.tx.written
 	b.st = nil

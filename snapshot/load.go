@@ -113,7 +113,7 @@ func (l *loader) apply(it *Item) error {
 		b := it.Batch
 		for i := range b.Rows {
 			r := &b.Rows[i]
-			if err := l.b.Put(b.Table, string(r.Key), r.Enc, r.LSN); err != nil {
+			if err := l.b.PutHashed(b.Table, r.Key, r.Enc, r.LSN, r.Hash); err != nil {
 				return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Table: b.Table, Batch: b.Index,
 					Reason: fmt.Sprintf("row %d cannot be restored", b.FirstRow+uint64(i)), Err: err}
 			}

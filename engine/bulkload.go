@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"encoding/binary"
+	"slices"
+	"strings"
+)
+
+// bulkLoad is the fast path of a Builder for a table it created, filled
+// by trusted rows in increasing key order (a full restore): rows are
+// appended to the B-tree (full nodes, no search), index entries are
+// gathered and sorted once when the table is settled, and leaf sums go to a
+// flat array instead of the copy-on-write leaf set.
+type bulkLoad struct {
+	last   string // key of the last row appended
+	any    bool   // a row was appended
+	idx    [][]idxItem
+	leaves *[NumLeaves]uint64
+}
+
+// PutHashed adds a row like Put; hash must be RowHash(table, key, enc)
+// (the snapshot reader computes it while decoding, so it is paid once).
+// key and enc are copied. On the fast path (TrustRows, a table created by
+// this Builder, keys increasing) the row is appended without a search and
+// its index entries are built when the table is settled (any other
+// operation on the table, UpdateMeta or Finish).
+func (b *Builder) PutHashed(table string, key, enc []byte, lsn, hash uint64) error {
+	if table != b.lastName || b.lastBulk == nil {
+		b.lastName, b.lastBulk = table, b.bulk[table]
+		if b.lastBulk != nil {
+			b.lastTable = b.st.tables[table]
+		}
+	}
+	bl := b.lastBulk
+	if bl == nil || !b.tx.trusted || bl.any && string(key) <= bl.last {
+		return b.Put(table, string(key), enc, lsn)
+	}
+	t := b.lastTable
+	def := t.def
+	n, nulls, err := scanRow(enc)
+	if err != nil {
+		return err
+	}
+	if n != len(def.Columns) {
+		return newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", table, n, len(def.Columns))
+	}
+	for i, c := range def.Columns {
+		if c.NotNull && nulls[i/8]&(1<<(i%8)) != 0 {
+			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", c.Name, def.Name)
+		}
+	}
+	k, e := string(key), string(enc)
+	if len(def.Indexes) > 0 {
+		row, _, err := DecodeRow(enc)
+		if err != nil {
+			return err
+		}
+		for i := range def.Indexes {
+			ik, _ := def.IndexKey(i, row)
+			bl.idx[i] = append(bl.idx[i], idxItem{key: string(ik) + k, pk: k})
+		}
+	}
+	t.rows.Load(rowItem{key: k, row: e, lsn: lsn, hash: hash})
+	bl.last, bl.any = k, true
+	bl.leaves[LeafOf(k)] += hash
+	t.hashSum += hash
+	sz := int64(len(e))
+	t.bytes += sz
+	t.written += sz
+	b.tx.written += sz
+	return nil
+}
+
+// settle ends the fast path of a table: its index trees and leaf sums are
+// built from what was gathered. Unique indexes are not checked (the fast
+// path runs only for trusted rows).
+func (b *Builder) settle(name string) {
+	bl := b.bulk[name]
+	if bl == nil {
+		return
+	}
+	delete(b.bulk, name)
+	b.lastName, b.lastBulk, b.lastTable = "", nil, nil
+	t := b.st.tables[name]
+	if t == nil {
+		return
+	}
+	for i, items := range bl.idx {
+		slices.SortFunc(items, func(x, y idxItem) int { return strings.Compare(x.key, y.key) })
+		tree := t.idx[i]
+		for _, it := range items {
+			tree.Load(it)
+		}
+	}
+	for i, v := range bl.leaves {
+		if v != 0 {
+			t.leaves.add(i, v)
+		}
+	}
+}
+
+func (b *Builder) settleAll() {
+	for name := range b.bulk {
+		b.settle(name)
+	}
+}
+
+// scanRow checks a canonical row encoding as DecodeRow does, without
+// building values: it returns the column count and the NULL bitmap.
+func scanRow(b []byte) (int, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return 0, nil, corruptf("bad column count")
+	}
+	if n > MaxColumns {
+		return 0, nil, corruptf("column count %d exceeds %d", n, MaxColumns)
+	}
+	off := k
+	bmLen := int(n+7) / 8
+	if len(b)-off < bmLen {
+		return 0, nil, corruptf("truncated NULL bitmap")
+	}
+	bm := b[off : off+bmLen]
+	off += bmLen
+	for i := 0; i < int(n); i++ {
+		if bm[i/8]&(1<<(i%8)) != 0 {
+			continue
+		}
+		used, err := skipValue(b[off:])
+		if err != nil {
+			return 0, nil, err
+		}
+		off += used
+	}
+	if n%8 != 0 && bm[bmLen-1]>>(n%8) != 0 {
+		return 0, nil, corruptf("stray bits in NULL bitmap")
+	}
+	return int(n), bm, nil
+}
+
+// skipValue is decodeValue's validation without the value.
+func skipValue(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, corruptf("truncated value")
+	}
+	tag, p := b[0], b[1:]
+	switch tag {
+	case tagInt, tagTimestamp:
+		_, k := binary.Varint(p)
+		if k <= 0 {
+			return 0, corruptf("bad varint")
+		}
+		return 1 + k, nil
+	case tagDate:
+		x, k := binary.Varint(p)
+		if k <= 0 {
+			return 0, corruptf("bad varint")
+		}
+		if x < -1<<31 || x > 1<<31-1 {
+			return 0, corruptf("date out of range")
+		}
+		return 1 + k, nil
+	case tagFloat:
+		if len(p) < 8 {
+			return 0, corruptf("truncated float")
+		}
+		return 9, nil
+	case tagBool:
+		if len(p) < 1 || p[0] > 1 {
+			return 0, corruptf("bad bool")
+		}
+		return 2, nil
+	case tagUUID:
+		if len(p) < 16 {
+			return 0, corruptf("truncated uuid")
+		}
+		return 17, nil
+	case tagNumeric, tagString, tagBytes:
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(p)-k) {
+			return 0, corruptf("bad length")
+		}
+		return 1 + k + int(l), nil
+	}
+	return 0, corruptf("unknown value tag %d", tag)
+}
