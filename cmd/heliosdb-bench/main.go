@@ -1,0 +1,68 @@
+// Command heliosdb-bench runs the performance comparisons of HeliosDB-Lite
+// against the tools users would pick instead, side by side in one run on
+// this machine, and prints one table (also written to docs/benchmarks.md).
+//
+// Every figure is the median of several runs, shown with its min and max;
+// comparisons are ratios taken in the same run because the machine is
+// shared and noisy. Rows whose anchor tool is missing (PostgreSQL server,
+// etcd) are printed with the reason instead of a figure. Nothing is left
+// running: every process started is stopped before main returns.
+//
+//	go run ./cmd/heliosdb-bench [-size MB] [-runs N] [-smoke] [-out docs/benchmarks.md]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.SizeMB, "size", 128, "logical size of the generated dataset in MB")
+	flag.IntVar(&cfg.Runs, "runs", 3, "runs per figure (median, min, max)")
+	flag.BoolVar(&cfg.Smoke, "smoke", false, "tiny sizes: check that every row is produced, not how fast")
+	flag.StringVar(&cfg.Out, "out", "docs/benchmarks.md", "markdown file to write the table to (empty: none)")
+	flag.BoolVar(&cfg.NoInstall, "no-install", false, "do not apt-get install missing anchors")
+	flag.Parse()
+	if cfg.Smoke {
+		cfg.smokeDefaults()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, cfg, os.Stderr)
+	if rep != nil {
+		fmt.Print(rep.Text())
+		if cfg.Out != "" && !cfg.Smoke {
+			if werr := os.WriteFile(cfg.Out, []byte(rep.Markdown()), 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "heliosdb-bench:", werr)
+				os.Exit(1)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "heliosdb-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	SizeMB    int
+	Runs      int
+	Smoke     bool
+	Out       string
+	NoInstall bool
+	// rowsOverride sets the row count directly (smoke mode).
+	rowsOverride int
+}
+
+func (c *config) smokeDefaults() {
+	c.Smoke = true
+	c.SizeMB = 1
+	c.Runs = 1
+	c.NoInstall = true
+	c.rowsOverride = 20000
+}
