@@ -25,6 +25,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux.HandleFunc("/leave", n.handleLeave) // node/cluster.go
 	mux.Handle(replication.RPCPathPrefix, n.repl.RPCHandler())
 	mux.HandleFunc("/internal/dumps/", n.handleDumpRecord)
+	n.mountAntiEntropy(mux) // node/antientropy.go
 	return mux
 }
 
@@ -180,5 +181,6 @@ func (n *Node) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 			gauge("heliosdb_raft_"+k, "hashicorp/raft stat "+k+".", f)
 		}
 	}
+	n.writeAntiEntropyMetrics(&b)
 	_, _ = w.Write([]byte(b.String()))
 }

@@ -21,6 +21,8 @@ type Config struct {
 	Dump    DumpConfig    `toml:"dump"`
 	Auth    AuthConfig    `toml:"auth"`
 	Raft    RaftConfig    `toml:"raft"`
+	// AntiEntropy: see node/antientropy.go.
+	AntiEntropy AntiEntropyConfig `toml:"antientropy"`
 }
 
 // ServerConfig is the single-node part.

@@ -40,6 +40,7 @@ type Node struct {
 
 	started time.Time
 	metrics metrics
+	ae      aeWiring     // anti-entropy (antientropy.go)
 	dumps   clusterDumps // cluster-wide dump results of this node
 
 	// wg tracks the node's long-lived goroutines (runX methods).
@@ -100,6 +101,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 	if err != nil {
 		n.closeListeners()
 		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if err := n.startAntiEntropy(); err != nil {
+		n.repl.Shutdown()
+		n.closeListeners()
+		return nil, err
 	}
 	n.db = sql.New(n.sqlConfig())
 	pc := pgwire.DefaultConfig()
@@ -259,6 +265,7 @@ func (n *Node) Close() error {
 			_ = n.httpSrv.Shutdown(ctx)
 			cancel()
 		}
+		n.stopAntiEntropy()
 		if err := n.repl.Shutdown(); err != nil && n.closeErr == nil {
 			n.closeErr = err
 		}

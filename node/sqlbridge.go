@@ -55,6 +55,9 @@ func (n *Node) propose(ctx context.Context, cs *engine.ChangeSet) (uint64, error
 // follower it falls back to linearizable); local reads whatever this node
 // has applied, possibly stale (SHOW heliosdb.replication_lag says how much).
 func (n *Node) readSnapshot(ctx context.Context, consistency string) (*engine.Snapshot, error) {
+	if err := n.readFence(); err != nil {
+		return nil, err
+	}
 	switch consistency {
 	case "local":
 	case "leader_lease":
