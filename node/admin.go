@@ -25,6 +25,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux.HandleFunc("/leave", n.handleLeave) // node/cluster.go
 	mux.Handle(replication.RPCPathPrefix, n.repl.RPCHandler())
 	mux.HandleFunc("/internal/dumps/", n.handleDumpRecord)
+	mux.HandleFunc("/internal/backups", n.handleLocalBackups)
 	n.mountAntiEntropy(mux) // node/antientropy.go
 	return mux
 }

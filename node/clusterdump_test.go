@@ -222,4 +222,45 @@ func TestClusterDump(t *testing.T) {
 	if err != nil || got != sum {
 		t.Fatalf("n3's late file: checksum %s (%v), others %s", got, err, sum)
 	}
+
+	// The catalog lists both dumps on all three nodes, verified.
+	for _, n := range []*Node{nodes[0], nodes[1], n3} {
+		n.verifyBackups()
+	}
+	waitFor(t, 20*time.Second, "n3 healthy again", func() bool {
+		ms, _ := nodes[0].repl.Members()
+		healthy := 0
+		for _, m := range ms {
+			if m.Healthy {
+				healthy++
+			}
+		}
+		return healthy == 3
+	})
+	entries, problems := nodes[0].ClusterBackups(ctx)
+	if len(problems) > 0 || len(entries) != 2 {
+		t.Fatalf("catalog: %+v %v", entries, problems)
+	}
+	for _, e := range entries {
+		if len(e.Nodes) != 3 || e.Kind != "full" || !strings.HasPrefix(e.Verified, "ok ") {
+			t.Fatalf("catalog entry: %+v", e)
+		}
+	}
+	// Bit rot in one node's copy is caught by the next verification.
+	raw, _ := os.ReadFile(path)
+	raw[len(raw)/2] ^= 0xFF
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n3.verifyBackups()
+	entries, _ = n3.LocalBackups()
+	var failed bool
+	for _, e := range entries {
+		if e.File == filepath.Base(path) && strings.HasPrefix(e.Verified, "FAILED") {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Fatalf("corrupted dump not reported: %+v", entries)
+	}
 }

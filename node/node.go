@@ -42,6 +42,8 @@ type Node struct {
 	metrics metrics
 	ae      aeWiring     // anti-entropy (antientropy.go)
 	dumps   clusterDumps // cluster-wide dump results of this node
+	// verifications caches the last verification of each stored dump.
+	verifications backupVerifications
 
 	// wg tracks the node's long-lived goroutines (runX methods).
 	wg        sync.WaitGroup
@@ -133,6 +135,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		n.goFunc(n.runAdmin)
 	}
 	n.goFunc(n.runPG)
+	n.goFunc(n.runVerifyBackups)
 	logger.Info("node started", "node_id", cfg.Server.NodeID, "pg_addr", n.PGAddr(), "data_dir", cfg.Server.DataDir,
 		"memory", cfg.Server.DataDir == "", "cluster", cfg.Clustered(), "version", Version)
 	return n, nil

@@ -30,6 +30,7 @@ func (n *Node) sqlConfig() sql.Config {
 			"restore":      {In: n.copyRestoreIn},
 			"cluster_dump": {Out: n.copyClusterDumpOut},
 			"backup_file":  {Out: n.copyBackupFileOut},
+			"backups":      {Out: n.copyBackupsOut},
 		},
 	}
 }

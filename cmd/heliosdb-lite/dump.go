@@ -29,6 +29,7 @@ type dumpFlags struct {
 	append   bool
 	verbose  bool
 	dryRun   bool
+	cluster  bool
 }
 
 func newDumpCmd() *cobra.Command {
@@ -58,11 +59,15 @@ BASE.inc(N-1) is written instead.`,
 	fs.BoolVar(&f.append, "append", false, "append an incremental segment to FILE (or write FILE as BASE.incN)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "print progress lines to standard error")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "estimate the dump size and time without writing anything")
+	fs.BoolVar(&f.cluster, "cluster", false, "cluster-wide dump: every node writes the same dump at the same LSN into its backup_dir (see docs/cluster.md)")
 	f.conn.add(fs)
 	return cmd
 }
 
 func runDump(ctx context.Context, f *dumpFlags) error {
+	if f.cluster {
+		return runClusterDump(ctx, f)
+	}
 	if f.output == "" {
 		return withCode(exitUsage, errors.New("dump: --output is required (a file path, or - for standard output)"))
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/heliosdb/heliosdb-lite/snapshot"
+)
+
+// runClusterDump asks the cluster (through any node) for a cluster-wide
+// dump and prints the per-node report. With --output FILE the same dump is
+// also copied to this machine; with --append, FILE names the cluster dump
+// in each node's backup_dir that gets the incremental segment.
+func runClusterDump(ctx context.Context, f *dumpFlags) error {
+	if _, err := snapshot.ParseCompression(f.compress); err != nil {
+		return withCode(exitUsage, fmt.Errorf("dump: --compress %q: want none, lz4 or zstd", f.compress))
+	}
+	if f.dryRun {
+		return withCode(exitUsage, errors.New("dump: --dry-run is not available with --cluster"))
+	}
+	appendTo := ""
+	if f.append {
+		if f.output == "" || f.output == "-" {
+			return withCode(exitUsage, errors.New("dump --cluster --append: --output must name the cluster dump file (in each node's backup_dir) to extend"))
+		}
+		appendTo = filepath.Base(f.output)
+	}
+	level := ""
+	if f.level != 0 {
+		level = strconv.Itoa(f.level)
+	}
+	conn, err := f.conn.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var report bytes.Buffer
+	sql := "COPY heliosdb.cluster_dump TO STDOUT" + copyOptions("compress", f.compress, "level", level, "tables", f.tables, "append_to", appendTo)
+	_, cerr := conn.CopyTo(ctx, io.MultiWriter(&report, os.Stdout), sql)
+	if cerr != nil {
+		return fmt.Errorf("cluster dump via %s: %s", f.conn.addr(), pgErrorText(cerr))
+	}
+	if f.append || f.output == "" {
+		return nil
+	}
+	// Copy the dump this node wrote to the operator's machine.
+	first, _, _ := strings.Cut(report.String(), "\n")
+	fields := strings.Fields(first) // Cluster dump NAME (dump_id ID) at LSN N
+	if len(fields) < 3 {
+		return fmt.Errorf("cluster dump: unexpected report %q", first)
+	}
+	name := fields[2] + ".heliodump"
+	fetch := "COPY heliosdb.backup_file TO STDOUT" + copyOptions("name", name)
+	if f.output == "-" {
+		return withCode(exitUsage, errors.New("dump --cluster: --output - is not supported (the report goes to standard output)"))
+	}
+	err = snapshot.WriteFileAtomic(f.output, func(w io.Writer) error {
+		_, err := conn.CopyTo(ctx, w, fetch)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cluster dump: copy %s to %s: %s", name, f.output, pgErrorText(err))
+	}
+	fmt.Fprintf(os.Stderr, "copied %s to %s\n", name, f.output)
+	return nil
+}
