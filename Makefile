@@ -6,7 +6,7 @@ STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin
 # Static build for FROM scratch images (pg_query_go is cgo).
 STATIC_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static -s -w'
 
-.PHONY: all build static test lint fmt-check vet staticcheck unit bench bench-smoke fuzz cluster cluster-down e2e chaos clean tools
+.PHONY: all build static test lint fmt-check vet staticcheck unit bench bench-smoke fuzz cluster cluster-down e2e chaos clean tools image cluster-bench
 
 all: build
 
@@ -50,6 +50,31 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./snapshot
 	$(GO) test -run '^$$' -fuzz FuzzFrontendMessages -fuzztime 30s ./pgwire
 	$(GO) test -run '^$$' -fuzz FuzzExec -fuzztime 30s ./sql
+
+# --- cluster (docs/cluster.md) ---------------------------------------------
+# docker compose v2 plugin if present, else the older docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+IMAGE   ?= heliosdb-lite:local
+
+# The FROM scratch image around the static binary (context: bin/ only).
+image: static
+	docker build -f Dockerfile -t $(IMAGE) bin
+
+cluster: image
+	HELIOSDB_IMAGE=$(IMAGE) $(COMPOSE) -f docker-compose.yml up -d
+	@echo "cluster up: psql -h 127.0.0.1 -p 5433 -U postgres   (n2: 5434, n3: 5435)"
+
+cluster-down:
+	$(COMPOSE) -f docker-compose.yml down -v --remove-orphans
+
+# Long chaos run: make chaos CHAOS_DURATION=30m (seed: HELIOSDB_SEED=...).
+CHAOS_DURATION ?= 10m
+chaos:
+	HELIOSDB_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -race -count=1 -v -timeout 0 -run 'TestChaos$$' ./cluster-tests/
+
+# Failover time and replicated write throughput at 1/8/64 clients.
+cluster-bench:
+	HELIOSDB_CLUSTER_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run 'TestClusterFigures$$' ./cluster-tests/
 
 clean:
 	rm -rf bin
