@@ -135,6 +135,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		n.goFunc(n.runAdmin)
 	}
 	n.goFunc(n.runPG)
+	if err := n.StartDumpSchedule(); err != nil { // [dump] schedule, see schedule.go
+		n.Close()
+		return nil, err
+	}
 	n.goFunc(n.runVerifyBackups)
 	logger.Info("node started", "node_id", cfg.Server.NodeID, "pg_addr", n.PGAddr(), "data_dir", cfg.Server.DataDir,
 		"memory", cfg.Server.DataDir == "", "cluster", cfg.Clustered(), "version", Version)
