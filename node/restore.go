@@ -129,7 +129,6 @@ type restorer struct {
 	first  *snapshot.SegmentHeader
 	last   *snapshot.SegmentHeader
 	staged map[string]*stagedTable
-	listed []string // tables of the current segment (by section order)
 	skip   map[string]bool
 	rows   uint64
 	damage int

@@ -100,7 +100,7 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 		opts = append(opts, "since_lsn", strconv.FormatUint(since, 10))
 	}
 	sql := "COPY heliosdb.dump TO STDOUT" + copyOptions(opts...)
-	prog := newDumpProgress(f.verbose, f.output == "-")
+	prog := newDumpProgress(f.verbose) // stderr only: stdout may carry the dump
 	copyTo := func(w io.Writer) (int64, error) {
 		cw := &countWriter{w: prog.tee(w), onWrite: prog.bytes}
 		_, err := conn.CopyTo(ctx, cw, sql)

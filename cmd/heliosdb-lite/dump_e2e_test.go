@@ -19,11 +19,16 @@ import (
 // psql runs SQL through /usr/bin/psql and returns unaligned output.
 func psql(t *testing.T, n *proctest.Node, sql string) string {
 	t.Helper()
-	out, err := exec.Command("/usr/bin/psql", "-h", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-U", "postgres", "-X", "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql).CombinedOutput()
+	out, err := execPsql(n.Port, sql)
 	if err != nil {
 		t.Fatalf("psql %q: %v\n%s", sql, err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return out
+}
+
+func execPsql(port int, sql string) (string, error) {
+	out, err := exec.Command("/usr/bin/psql", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-X", "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
 
 // cli runs heliosdb-lite against node n (connection flags appended) and

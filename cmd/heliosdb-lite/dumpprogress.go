@@ -43,8 +43,7 @@ type dumpProgress struct {
 	segOK  bool
 }
 
-func newDumpProgress(verbose, stdoutIsDump bool) *dumpProgress {
-	_ = stdoutIsDump // the progress never uses stdout; kept for the call site's clarity
+func newDumpProgress(verbose bool) *dumpProgress {
 	return &dumpProgress{verbose: verbose, bar: isatty.IsTerminal(os.Stderr.Fd()), out: os.Stderr}
 }
 
@@ -163,7 +162,6 @@ func (p *dumpProgress) runReader(pr *io.PipeReader) {
 				p.rows += t.Rows
 				p.raw += t.RawBytes
 			}
-			p.segOK = true
 		}
 	}
 }
