@@ -40,7 +40,6 @@ type dumpProgress struct {
 	tables int
 	rows   uint64
 	raw    uint64
-	segOK  bool
 }
 
 func newDumpProgress(verbose bool) *dumpProgress {
