@@ -31,6 +31,10 @@ type DumpMark struct {
 	// AppendTo, when set, names an earlier cluster dump file in each
 	// node's backup_dir to append an incremental segment to.
 	AppendTo string `json:"append_to,omitempty"`
+	// ScheduledTick is the Unix time of the [dump] schedule tick this
+	// marker is for (0: an operator's dump). Nodes ignore a scheduled
+	// marker whose tick is not newer than the last one they applied.
+	ScheduledTick int64 `json:"scheduled_tick,omitempty"`
 }
 
 // EncodeDumpMark returns the log entry payload of m.

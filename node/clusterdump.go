@@ -84,6 +84,11 @@ func (d *clusterDumps) get(id string) (DumpRecord, bool, <-chan struct{}) {
 // onDumpMark runs on raft's FSM goroutine: it only records the request and
 // starts the writer.
 func (n *Node) onDumpMark(m fsm.DumpMark, lsn uint64, snap *engine.Snapshot) {
+	if !n.acceptScheduledMark(m) {
+		n.dumps.set(DumpRecord{ID: m.ID, Name: m.Name, Node: n.cfg.Server.NodeID, LSN: lsn, Status: "skipped",
+			Error: "a dump for this schedule tick was already taken"})
+		return
+	}
 	rec := DumpRecord{ID: m.ID, Name: m.Name, Node: n.cfg.Server.NodeID, LSN: lsn, Status: "running"}
 	dir := n.cfg.Dump.BackupDir
 	if dir == "" {
@@ -108,6 +113,10 @@ func (n *Node) runClusterDump(m fsm.DumpMark, rec DumpRecord, snap *engine.Snaps
 		n.log.Error("cluster dump failed", "dump_id", m.ID, "path", rec.Path, "err", err)
 	} else {
 		rec.Status = "done"
+		if m.AppendTo == "" && len(m.Tables) == 0 {
+			n.eng.MarkDumped(snap)
+		}
+		n.pruneDumps(time.Now())
 		n.log.Info("cluster dump written", "dump_id", m.ID, "path", rec.Path, "lsn", rec.LSN, "bytes", rec.Size)
 	}
 	n.metrics.observeDump(time.Since(start), err)
@@ -214,6 +223,8 @@ type ClusterDumpOptions struct {
 	AppendTo    string
 	// Wait bounds how long to wait for the nodes' results.
 	Wait time.Duration
+	// ScheduledTick marks a scheduled dump (schedule_cluster.go).
+	ScheduledTick int64
 }
 
 // ClusterDumpResult is what the command reports.
@@ -245,7 +256,8 @@ func (n *Node) ClusterDump(ctx context.Context, o ClusterDumpOptions) (*ClusterD
 	}
 	now := time.Now().UTC()
 	m := fsm.DumpMark{ID: id.String(), At: now, Compression: o.Compression, Level: o.Level, Tables: o.Tables, AppendTo: o.AppendTo,
-		Name: "cluster-" + now.Format("20060102-150405") + "-" + id.String()[:8]}
+		ScheduledTick: o.ScheduledTick,
+		Name:          "cluster-" + now.Format("20060102-150405") + "-" + id.String()[:8]}
 	payload, err := fsm.EncodeDumpMark(m)
 	if err != nil {
 		return nil, err

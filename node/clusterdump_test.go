@@ -38,7 +38,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 
 // startCluster starts n in-process nodes over real TCP on loopback, each
 // with its own data dir and backup dir, and waits until they form.
-func startCluster(t *testing.T, count int) ([]*Node, []Config) {
+func startCluster(t *testing.T, count int, adjust ...func(*Config)) ([]*Node, []Config) {
 	t.Helper()
 	cfgs := make([]Config, count)
 	var gossip []string
@@ -52,6 +52,9 @@ func startCluster(t *testing.T, count int) ([]*Node, []Config) {
 		c.Cluster.HTTPAddr = freeAddr(t)
 		c.Cluster.BootstrapExpect = count
 		c.Dump.BackupDir = t.TempDir()
+		for _, a := range adjust {
+			a(&c)
+		}
 		gossip = append(gossip, c.Cluster.GossipAddr)
 		cfgs[i] = c
 	}

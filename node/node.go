@@ -40,8 +40,9 @@ type Node struct {
 
 	started time.Time
 	metrics metrics
-	ae      aeWiring     // anti-entropy (antientropy.go)
-	dumps   clusterDumps // cluster-wide dump results of this node
+	ae      aeWiring      // anti-entropy (antientropy.go)
+	dumps   clusterDumps  // cluster-wide dump results of this node
+	sched   scheduleState // scheduled cluster dumps (schedule_cluster.go)
 	// verifications caches the last verification of each stored dump.
 	verifications backupVerifications
 

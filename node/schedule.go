@@ -187,6 +187,18 @@ func (n *Node) runDumpSchedule(spec *cronSpec) {
 				reason = "wal_size_threshold"
 			}
 		}
+		if n.cfg.Clustered() {
+			// One cluster dump per tick for the whole cluster, proposed by
+			// the leader through the log (schedule_cluster.go).
+			if reason == "schedule" || reason == "" {
+				n.clusterScheduleTick(spec, time.Now())
+			} else if n.repl.IsLeader() {
+				if err := n.clusterScheduledDump(context.Background(), 0, reason); err != nil {
+					n.notifyDumpFailure(reason, err)
+				}
+			}
+			continue
+		}
 		if reason == "" || !n.repl.IsLeader() {
 			continue
 		}
