@@ -29,13 +29,24 @@ type Tombstone struct {
 // table, not proportional to the change. (An LSN-ordered index would make
 // it proportional; not needed at current sizes.)
 func (s *State) ChangesSince(since uint64) ([]TableChanges, error) {
+	return s.changesSince(since, false)
+}
+
+// ChangesSinceAll is ChangesSince including hidden tables (restore staging
+// and bookkeeping): what an incremental raft snapshot must carry so that a
+// replica restored from it is identical, mid-restore included.
+func (s *State) ChangesSinceAll(since uint64) ([]TableChanges, error) {
+	return s.changesSince(since, true)
+}
+
+func (s *State) changesSince(since uint64, hidden bool) ([]TableChanges, error) {
 	if since < s.horizon {
 		e := newErrorf(CodeSnapshotTooOld, "changes since LSN %d are no longer retained (tombstones are kept from LSN %d); take a full dump", since, s.horizon)
 		return nil, e
 	}
 	out := make([]TableChanges, 0, len(s.names))
 	for _, name := range s.names {
-		if IsHidden(name) {
+		if IsHidden(name) && !hidden {
 			continue // restore staging and bookkeeping are not user data
 		}
 		t := s.tables[name]

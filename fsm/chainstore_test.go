@@ -94,6 +94,11 @@ func TestChainSnapshots(t *testing.T) {
 	writeRows(te, def, 0, 50, "b")
 	k, _ := def.KeyOf(engine.Row{int64(4999), nil})
 	te.apply(&engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpDelete, Table: "t", Key: k}}})
+	// A restore in progress: a hidden staging table must travel in the
+	// increment, or a replica restored from the chain would differ.
+	stDef := engine.StagingDef("r1", def)
+	te.apply(&engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpCreateTable, Table: stDef.Name, Def: stDef}}})
+	writeRows(te, stDef, 0, 10, "staged")
 	id2 := te.persist(store)
 	tip2, _ := store.Tip()
 	if tip2.Segments != 2 || tip2.Chain != tip1.Chain {

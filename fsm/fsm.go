@@ -169,6 +169,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	}
 	if tip, ok := s.incrementalBase(); ok && chained {
 		start := time.Now()
+		wo.IncludeHidden = true
 		sum, err := snapshot.WriteIncrementalSegment(context.Background(), sink, s.state, tip.LastLSN, ls.Offset(), wo)
 		if err == nil {
 			s.log.Info("incremental snapshot", "lsn", s.state.LSN(), "since", tip.LastLSN, "rows", sum.Rows,

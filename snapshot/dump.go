@@ -106,6 +106,9 @@ func writeIncSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, sin
 		return nil, fmt.Errorf("snapshot: incremental since LSN %d, but the state is at LSN %d", since, snap.LSN())
 	}
 	changes, err := snap.ChangesSince(since)
+	if wr.opts.IncludeHidden {
+		changes, err = snap.ChangesSinceAll(since)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: incremental dump: %w", err)
 	}

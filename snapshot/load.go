@@ -86,7 +86,9 @@ func (l *loader) apply(it *Item) error {
 			for _, t := range h.Tables {
 				listed[t] = true
 			}
-			for _, t := range l.state.TableNames() {
+			// Every table the segment does not list was dropped, hidden ones
+			// included (raft snapshot chains list the hidden tables they keep).
+			for _, t := range l.state.AllTableNames() {
 				if !listed[t] {
 					l.b.DropTable(t)
 				}

@@ -43,6 +43,9 @@ type WriterOptions struct {
 	// NoTombstones leaves a full segment's tombstones out; the restored
 	// state then has its tombstone horizon at last_lsn.
 	NoTombstones bool
+	// IncludeHidden makes incremental segments carry hidden tables (restore
+	// staging): raft snapshot chains set it, user dumps never do.
+	IncludeHidden bool
 }
 
 // DefaultWriterOptions returns zstd level 3, 2 MiB batches, one worker per
