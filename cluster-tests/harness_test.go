@@ -93,8 +93,38 @@ func NewCluster(t testing.TB, n int, opts Options) *Cluster {
 		nd.launch()
 	}
 	t.Cleanup(c.shutdown)
+	c.waitStarted(60 * time.Second)
 	c.WaitReady(60 * time.Second)
 	return c
+}
+
+// waitStarted waits until every node answers on its admin API. A node
+// that exited because one of its ports was taken meanwhile (free ports are
+// only free a moment; other tests run on this machine) is given new ports
+// and started again; any other exit fails the test with the node's log.
+func (c *Cluster) waitStarted(timeout time.Duration) {
+	c.t.Helper()
+	eventually(c.t, timeout, "all nodes started", func() error {
+		for _, nd := range c.Nodes {
+			if !nd.Running() {
+				log := nd.log()
+				if !strings.Contains(log, "address already in use") {
+					c.t.Fatalf("%s exited during startup:\n%s", nd.ID, tail(log, 4000))
+				}
+				c.t.Logf("%s: port taken, retrying with new ports", nd.ID)
+				nd.PGPort, nd.HTTPPort = proctest.FreePort(c.t), proctest.FreePort(c.t)
+				nd.RaftPort, nd.GossipPort = proctest.FreePort(c.t), proctest.FreePort(c.t)
+				nd.proxy.setTarget(fmt.Sprintf("127.0.0.1:%d", nd.RaftPort))
+				_ = os.WriteFile(nd.LogPath, nil, 0o644)
+				nd.launch()
+				return fmt.Errorf("%s restarted", nd.ID)
+			}
+			if err := nd.getJSON("/health", nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (c *Cluster) newNode(id string) *Node {

@@ -16,13 +16,13 @@ import (
 // closes the connections from->to and refuses new ones; the reverse
 // direction is a different link (one-way partitions).
 type proxy struct {
-	owner  string // node id behind the proxy
-	target string // the node's real raft address
-	ln     net.Listener
-	net    *network
+	owner string // node id behind the proxy
+	ln    net.Listener
+	net   *network
 
-	mu    sync.Mutex // guards conns and closed
-	conns map[*proxyConn]struct{}
+	mu     sync.Mutex // guards target, conns and closed
+	target string     // the node's real raft address
+	conns  map[*proxyConn]struct{}
 	// closed is set by close: no new connections are tracked afterwards.
 	closed bool
 	wg     sync.WaitGroup
@@ -104,6 +104,14 @@ func startProxy(nw *network, owner, target string) (*proxy, error) {
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
 
+// setTarget points the proxy at a new raft port (the node was restarted
+// on other ports).
+func (p *proxy) setTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
+}
+
 func (p *proxy) runAccept() {
 	defer p.wg.Done()
 	for {
@@ -137,7 +145,10 @@ func (p *proxy) serve(c net.Conn) {
 		c.Close()
 		return
 	}
-	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.DialTimeout("tcp", target, 2*time.Second)
 	if err != nil {
 		c.Close()
 		return
