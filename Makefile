@@ -17,7 +17,7 @@ static:
 	CGO_ENABLED=1 $(GO) build $(STATIC_FLAGS) -o bin/heliosdb-lite-static ./cmd/heliosdb-lite
 
 tools:
-	@test -x "$(STATICCHECK)" || $(GO) install honnef.co/go/tools/cmd/staticcheck@2026.1
+	@test -x "$(STATICCHECK)" || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
