@@ -76,7 +76,7 @@ func parsePeers(s string) ([]replication.Peer, error) {
 		out = append(out, replication.Peer{ID: id, Address: addr})
 	}
 	if len(out) == 0 {
-		return nil, errors.New("--peers is required: the surviving servers as id=raft_host:port,...")
+		return nil, errors.New("--peers is required: the surviving servers as id=raft_host:port, comma-separated")
 	}
 	return out, nil
 }
