@@ -28,6 +28,9 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		if wo.Compression, err = snapshot.ParseCompression(c); err != nil {
 			return badOption("compress", err)
 		}
+		// The default level is zstd's 3; for lz4, 3 would mean LZ4-HC,
+		// ten times slower than the fast compressor that is lz4's default.
+		wo.Level = 0
 	}
 	if l, ok := opts["level"]; ok {
 		if wo.Level, err = strconv.Atoi(l); err != nil {
