@@ -151,8 +151,12 @@ func TestChaos(t *testing.T) {
 			rep.during = append(rep.during, during)
 		}
 		rep.mu.Unlock()
-		t.Logf("fault %-18s held %v: first write during the fault after %v; after heal %v", kind, hold.Round(time.Millisecond),
-			during.Round(time.Millisecond), rec.Round(time.Millisecond))
+		served := "none"
+		if during >= 0 {
+			served = during.Round(time.Millisecond).String()
+		}
+		t.Logf("fault %-18s held %v: first write during the fault after %s; after heal %v", kind, hold.Round(time.Millisecond),
+			served, rec.Round(time.Millisecond))
 		time.Sleep(time.Duration(500+c.Rand.IntN(1500)) * time.Millisecond)
 	}
 	cancel()
@@ -250,10 +254,14 @@ func (c *Cluster) timeToWrite(timeout time.Duration) (time.Duration, bool) {
 	start := time.Now()
 	for time.Since(start) < timeout {
 		for _, nd := range c.Running() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			left := timeout - time.Since(start)
+			if left <= 0 {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), min(time.Second, left))
 			err := nd.Exec(ctx, "insert into acked (id, node) values ($1, 'probe') on conflict (id) do nothing", -2-time.Now().UnixNano()%1_000_000_000)
 			cancel()
-			if err == nil {
+			if err == nil && time.Since(start) <= timeout {
 				return time.Since(start), true
 			}
 		}
