@@ -258,7 +258,7 @@ func (c *Cluster) timeToWrite(timeout time.Duration) (time.Duration, bool) {
 			if left <= 0 {
 				break
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), min(time.Second, left))
+			ctx, cancel := context.WithTimeout(context.Background(), min(300*time.Millisecond, left))
 			err := nd.Exec(ctx, "insert into acked (id, node) values ($1, 'probe') on conflict (id) do nothing", -2-time.Now().UnixNano()%1_000_000_000)
 			cancel()
 			if err == nil && time.Since(start) <= timeout {

@@ -58,7 +58,7 @@ func TestClusterFigures(t *testing.T) {
 		start := time.Now()
 		leader.Kill()
 		for time.Since(start) < 30*time.Second {
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			_, err = conn.Exec(ctx, "insert into acked values ($1, 'failover')", nextID.Add(1))
 			cancel()
 			if err == nil {
