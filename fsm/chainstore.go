@@ -338,7 +338,8 @@ func (k *chainSink) begin() error {
 	}
 	// Bytes past the tip are the remains of an append that never
 	// committed; they belong to no snapshot.
-	if err := f.Truncate(k.start); err == nil {
+	err = f.Truncate(k.start)
+	if err == nil {
 		_, err = f.Seek(k.start, io.SeekStart)
 	}
 	if err != nil {
