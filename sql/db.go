@@ -80,6 +80,8 @@ type DB struct {
 
 	// randMu guards cfg.Rand, which need not be safe for concurrent use.
 	randMu sync.Mutex
+	// locks is the node's row lock table (locks.go).
+	locks *lockTable
 }
 
 var _ pgwire.Backend = (*DB)(nil)
@@ -99,7 +101,7 @@ func New(cfg Config) *DB {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	db := &DB{cfg: cfg, started: cfg.Clock()}
+	db := &DB{cfg: cfg, started: cfg.Clock(), locks: newLockTable()}
 	return db
 }
 

@@ -25,6 +25,16 @@
 // about the BEGIN snapshot (preconditions on the block's own writes are
 // implied by the earlier ops and dropped).
 //
+// A write locks the rows (and table sequences) it changes on the node that
+// evaluates it until the block ends (locks.go), as PostgreSQL does, so a
+// hot row is handed from writer to writer instead of failing commits: a
+// writer that waited, or finds a locked row changed since its snapshot,
+// rebases the block on a fresh snapshot, re-executing its statements,
+// which must give the client the same answers (else 40001). Cycles are
+// reported as deadlocks (40P01). Locks only schedule; Apply's
+// preconditions still decide, so writers on other nodes are handled by
+// the commit replay below.
+//
 // When COMMIT fails with a serialization failure the block is re-executed
 // statement by statement on a fresh snapshot; if every statement returns
 // exactly what the client already saw, the re-executed change set is

@@ -24,6 +24,9 @@ type Session struct {
 	rng      *mrand.Rand
 	settings map[string]string
 	tx       *txState
+	// locks are the row locks the session holds (locks.go); released
+	// when its transaction or autocommit statement ends.
+	locks lockOwner
 }
 
 var _ pgwire.Session = (*Session)(nil)
@@ -49,7 +52,10 @@ func (s *Session) ParameterStatus() map[string]string {
 }
 
 // Close implements pgwire.Session: an open transaction is rolled back.
-func (s *Session) Close() { s.tx = nil }
+func (s *Session) Close() {
+	s.tx = nil
+	s.releaseLocks()
+}
 
 // stmt is one parsed statement of a session.
 type stmt struct {
@@ -245,8 +251,8 @@ func (st *stmt) Execute(ctx context.Context, params []any) (*pgwire.Result, erro
 	}
 	if !isDataStmt(st.node) {
 		res, err := s.utility(ctx, st, params)
-		if err != nil && s.tx != nil {
-			s.tx.failed = true
+		if err != nil {
+			s.failTx()
 		}
 		return res, err
 	}
@@ -264,6 +270,8 @@ func (st *stmt) Execute(ctx context.Context, params []any) (*pgwire.Result, erro
 func (s *Session) failTx() {
 	if s.tx != nil {
 		s.tx.failed = true
+		// Nothing of an aborted block will be committed.
+		s.releaseLocks()
 	}
 }
 
@@ -309,8 +317,10 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 	if s.tx != nil {
 		return s.tx.exec(ctx, s, run)
 	}
+	defer s.releaseLocks()
 	var lastErr error
 	now := s.db.cfg.Clock()
+	rebases := 0
 	for attempt := 0; attempt < s.db.cfg.MaxRetries; attempt++ {
 		if attempt > 0 {
 			if err := s.backoff(ctx, attempt); err != nil {
@@ -330,6 +340,26 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 		if cs == nil {
 			return res, nil
 		}
+		if rebases < maxRebases {
+			cur, err := s.lockWrites(ctx, state, cs)
+			if isDeadlock(err) && attempt+1 < s.db.cfg.MaxRetries {
+				// An autocommit statement has shown nothing yet: give
+				// way and evaluate again.
+				s.releaseLocks()
+				lastErr = err
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if cur != nil {
+				// Re-evaluate on the newer state, still holding the
+				// locks: not a conflict, so no backoff.
+				rebases++
+				attempt--
+				continue
+			}
+		}
 		if _, err = s.db.cfg.Propose(ctx, cs); err == nil {
 			return res, nil
 		}
@@ -345,9 +375,12 @@ func (s *Session) newExec(ctx context.Context, st *engine.State, now time.Time) 
 	return &execCtx{ctx: ctx, db: s.db, sess: s, st: st, now: now, cache: map[any][][]any{}, ch: newChanges()}
 }
 
-// backoff sleeps a short jittered time before a retry.
+// backoff sleeps before retry number attempt (1, 2, ...): full jitter
+// over an exponentially growing window (200µs, 400µs, ... capped at
+// 25ms), so sessions that collided spread out instead of colliding again.
 func (s *Session) backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(50+s.rng.IntN(200*attempt)) * time.Microsecond
+	window := 200 * time.Microsecond << min(attempt-1, 7)
+	d := time.Duration(s.rng.Int64N(int64(window))) + 50*time.Microsecond
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -22,22 +22,56 @@ func mustExec(t *testing.T, s *Session, q string) []*pgwire.Result {
 	return res
 }
 
+// execAsync runs q on s in a goroutine; the returned channel gets its
+// error.
+func execAsync(s *Session, q string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Exec(context.Background(), q)
+		done <- err
+	}()
+	return done
+}
+
+// waitLockWaiters polls until n sessions wait for a row lock.
+func waitLockWaiters(t *testing.T, db *DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		db.locks.mu.Lock()
+		waiting := 0
+		for _, l := range db.locks.mu.locks {
+			waiting += len(l.queue)
+		}
+		db.locks.mu.Unlock()
+		if waiting >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no %d lock waiters after 10s", n)
+}
+
 func TestTransactionConflict(t *testing.T) {
 	db, _ := newTestDB(t)
 	a, b := db.NewLocalSession(), db.NewLocalSession()
 	mustExec(t, a, "CREATE TABLE acc (id int PRIMARY KEY, bal int); INSERT INTO acc VALUES (1, 100)")
-	// Both transactions read the balance and write a value derived from it:
-	// the second commit cannot be replayed with the same answers.
+	// Both transactions read the balance and write a value derived from it.
+	// b's write waits for a's row lock; once a commits, b's block cannot be
+	// rebased with the same answers.
 	mustExec(t, a, "BEGIN")
 	mustExec(t, b, "BEGIN")
 	ra := mustExec(t, a, "SELECT bal FROM acc WHERE id = 1")
 	mustExec(t, b, "SELECT bal FROM acc WHERE id = 1")
 	mustExec(t, a, "UPDATE acc SET bal = 150 WHERE id = 1")
-	mustExec(t, b, "UPDATE acc SET bal = 50 WHERE id = 1")
+	bUpd := execAsync(b, "UPDATE acc SET bal = 50 WHERE id = 1")
+	waitLockWaiters(t, db, 1)
 	mustExec(t, a, "COMMIT")
-	_, err := b.Exec(context.Background(), "COMMIT")
-	if sqlState(err) != codeSerialization || !errors.Is(err, ErrSerialization) {
+	if err := <-bUpd; sqlState(err) != codeSerialization || !errors.Is(err, ErrSerialization) {
 		t.Fatalf("want 40001, got %v", err)
+	}
+	if res := mustExec(t, b, "COMMIT"); res[0].Tag != "ROLLBACK" {
+		t.Fatalf("aborted block committed: %s", res[0].Tag)
 	}
 	if b.TxStatus() != 'I' || ra[0].Rows[0][0] != int64(100) {
 		t.Fatalf("status %c rows %v", b.TxStatus(), ra[0].Rows)
@@ -46,13 +80,37 @@ func TestTransactionConflict(t *testing.T) {
 	if res[0].Rows[0][0] != int64(150) {
 		t.Fatalf("bal %v", res[0].Rows[0][0])
 	}
-	// Blind increments replay successfully at commit (read committed-like).
+	// Blind increments: the second waits for the first and continues on
+	// its result (read committed-like).
 	mustExec(t, a, "BEGIN; UPDATE acc SET bal = bal + 1 WHERE id = 1")
-	mustExec(t, b, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1")
+	mustExec(t, b, "BEGIN")
+	bUpd = execAsync(b, "UPDATE acc SET bal = bal + 10 WHERE id = 1")
+	waitLockWaiters(t, db, 1)
 	mustExec(t, a, "COMMIT")
+	if err := <-bUpd; err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, b, "COMMIT")
 	res = mustExec(t, a, "SELECT bal FROM acc")
 	if res[0].Rows[0][0] != int64(161) {
+		t.Fatalf("bal %v", res[0].Rows[0][0])
+	}
+}
+
+// TestCommitReplayWithoutLocks covers the optimistic path that row locks
+// do not reach (writers on other nodes): a conflicting commit is replayed
+// and succeeds when the client's answers are unchanged.
+func TestCommitReplayWithoutLocks(t *testing.T) {
+	db, _ := newTestDB(t)
+	a, b := db.NewLocalSession(), db.NewLocalSession()
+	mustExec(t, a, "CREATE TABLE acc (id int PRIMARY KEY, bal int); INSERT INTO acc VALUES (1, 100)")
+	mustExec(t, a, "BEGIN; UPDATE acc SET bal = bal + 1 WHERE id = 1")
+	// b writes as if a were on another node: a's lock is dropped.
+	db.locks.releaseAll(&a.locks)
+	mustExec(t, b, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1; COMMIT")
+	mustExec(t, a, "COMMIT")
+	res := mustExec(t, a, "SELECT bal FROM acc")
+	if res[0].Rows[0][0] != int64(111) {
 		t.Fatalf("bal %v", res[0].Rows[0][0])
 	}
 }

@@ -118,25 +118,99 @@ func (tx *txState) view() *engine.State {
 	return tx.base
 }
 
-// exec runs one statement inside the block and applies its changes to the
-// private engine.
+// exec runs one statement inside the block, locks the rows it writes and
+// applies its changes to the private engine. When a lock had to be waited
+// for, or a written row changed since the block's snapshot, the block is
+// first rebased on a fresh snapshot (see locks.go) and the statement
+// evaluated again there.
 func (tx *txState) exec(ctx context.Context, s *Session, run func(x *execCtx) (*pgwire.Result, error)) (*pgwire.Result, error) {
-	x := s.newExec(ctx, tx.view(), tx.now)
-	res, err := run(x)
+	for round := 0; ; round++ {
+		x := s.newExec(ctx, tx.view(), tx.now)
+		res, err := run(x)
+		if err != nil {
+			return nil, err
+		}
+		cs := x.ch.finish()
+		if cs == nil {
+			return res, nil
+		}
+		if tx.readOnly {
+			return nil, errorf(codeReadOnlyTx, "cannot execute this statement in a read-only transaction")
+		}
+		if tx.replayable && round < maxRebases {
+			cur, err := s.lockWrites(ctx, tx.base, cs)
+			if err != nil {
+				return nil, err
+			}
+			if cur != nil {
+				if err := s.rebase(ctx, tx, cur); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		if err := tx.apply(cs); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
+
+// maxRebases bounds how often one statement rebases its block (or an
+// autocommit statement is re-evaluated) because of its locks.
+const maxRebases = 8
+
+// maxLockedKeys is the largest write set that takes row locks; bigger
+// statements (bulk loads) rely on preconditions alone.
+const maxLockedKeys = 10000
+
+// lockWrites locks what cs writes for the session. It returns a fresh
+// state to re-evaluate on when the locked rows changed since base (or a
+// lock had to be waited for and they did), nil when base is current for
+// them.
+func (s *Session) lockWrites(ctx context.Context, base *engine.State, cs *engine.ChangeSet) (*engine.State, error) {
+	keys := writeKeys(cs)
+	if len(keys) == 0 || len(keys) > maxLockedKeys {
+		return nil, nil
+	}
+	waited, err := s.db.locks.acquire(ctx, &s.locks, keys)
 	if err != nil {
 		return nil, err
 	}
-	cs := x.ch.finish()
-	if cs == nil {
-		return res, nil
+	consistency := "local"
+	if waited {
+		// The previous holder committed elsewhere in the cluster's
+		// order; read at the session's level to be sure to see it.
+		consistency = s.settings["heliosdb.read_consistency"]
 	}
-	if tx.readOnly {
-		return nil, errorf(codeReadOnlyTx, "cannot execute this statement in a read-only transaction")
-	}
-	if err := tx.apply(cs); err != nil {
+	cur, err := s.db.cfg.Snapshot(ctx, consistency)
+	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	if cur.LSN() == base.LSN() || !changedSince(base, cur, keys) {
+		return nil, nil
+	}
+	return cur, nil
+}
+
+// rebase moves the block onto cur: its statements so far are re-executed
+// there and must give the client the same answers, else 40001.
+func (s *Session) rebase(ctx context.Context, tx *txState, cur *engine.State) error {
+	ntx, err := s.replayOn(ctx, tx, cur)
+	if err != nil {
+		return err
+	}
+	tx.base, tx.priv, tx.privLSN = ntx.base, ntx.priv, ntx.privLSN
+	tx.ops, tx.pres, tx.preSeen = ntx.ops, ntx.pres, ntx.preSeen
+	tx.replayable = tx.replayable && ntx.replayable
+	return nil
+}
+
+// releaseLocks ends the session's hold on every row lock.
+func (s *Session) releaseLocks() {
+	if len(s.locks.held) > 0 {
+		s.db.locks.releaseAll(&s.locks)
+	}
 }
 
 func (tx *txState) apply(cs *engine.ChangeSet) error {
@@ -199,6 +273,7 @@ func (s *Session) commit(ctx context.Context) error {
 	tx := s.tx
 	s.tx = nil
 	s.endLocal(tx)
+	defer s.releaseLocks()
 	if tx.failed || len(tx.ops) == 0 {
 		return nil
 	}
@@ -234,13 +309,23 @@ func (s *Session) replay(ctx context.Context, old *txState) (*txState, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.replayOn(ctx, old, base)
+}
+
+// replayOn re-executes a block's statements on base without taking locks
+// (the session holds those of the original execution) and checks that
+// each gives the client the same answer.
+func (s *Session) replayOn(ctx context.Context, old *txState, base *engine.State) (*txState, error) {
 	ntx := &txState{base: base, replayable: true, now: old.now, preSeen: map[engine.Precondition]bool{}}
 	for _, e := range old.entries {
-		res, err := ntx.exec(ctx, s, e.run)
-		if err != nil {
-			return nil, errorf(codeSerialization, "could not serialize access due to concurrent update")
+		x := s.newExec(ctx, ntx.view(), ntx.now)
+		res, err := e.run(x)
+		if err == nil {
+			if cs := x.ch.finish(); cs != nil {
+				err = ntx.apply(cs)
+			}
 		}
-		if digest(res) != e.digest {
+		if err != nil || digest(res) != e.digest {
 			return nil, errorf(codeSerialization, "could not serialize access due to concurrent update")
 		}
 	}
