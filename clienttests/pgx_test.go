@@ -146,7 +146,9 @@ func TestPgx(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 40001: two transactions read and rewrite the same row.
+	// 40001: two transactions read and rewrite the same row. The second
+	// writer waits for the first's row lock; once that commits, what it
+	// read is stale and its UPDATE fails, as under REPEATABLE READ.
 	c2 := n.Connect(ctx)
 	t1, _ := c.Begin(ctx)
 	t2, _ := c2.Begin(ctx)
@@ -160,14 +162,24 @@ func TestPgx(t *testing.T) {
 	if _, err := t1.Exec(ctx, "UPDATE cp SET name = $1 WHERE id = 1", v1+"1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := t2.Exec(ctx, "UPDATE cp SET name = $1 WHERE id = 1", v2+"2"); err != nil {
-		t.Fatal(err)
+	upd2 := make(chan error, 1)
+	go func() {
+		_, err := t2.Exec(ctx, "UPDATE cp SET name = $1 WHERE id = 1", v2+"2")
+		upd2 <- err
+	}()
+	select {
+	case err := <-upd2:
+		t.Fatalf("second writer did not wait for the row lock: %v", err)
+	case <-time.After(200 * time.Millisecond):
 	}
 	if err := t1.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := t2.Commit(ctx); pgErr(t, err).Code != "40001" {
-		t.Fatalf("second commit: %v", err)
+	if err := <-upd2; pgErr(t, err).Code != "40001" {
+		t.Fatalf("second writer: %v", err)
+	}
+	if err := t2.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

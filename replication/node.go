@@ -39,6 +39,8 @@ type Node struct {
 	// barrier complete; only then is its commit index safe for read-index
 	// (a new leader may not yet know what its predecessor committed).
 	readyTerm atomic.Uint64
+	// reads batches concurrent read-index confirmations (readindex.go).
+	reads readRounds
 
 	disc    *discovery  // nil in single-node mode
 	leaving atomic.Bool // set by Leave; published in gossip metadata
@@ -365,11 +367,13 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		}
 		n.readyTerm.Store(term)
 	}
-	commit := n.raft.CommitIndex()
-	if err := n.waitFuture(ctx, n.raft.VerifyLeader()); err != nil {
-		return 0, err
+	if !n.cfg.ClusterMode() {
+		// The only voter: no other leader can exist, and every write
+		// acknowledged so far has been applied here.
+		idx, _ := n.fsm.applied()
+		return idx, nil
 	}
-	return commit, nil
+	return n.verifiedCommitIndex(ctx)
 }
 
 // waitApplied waits until the FSM state includes index idx. Entries the FSM

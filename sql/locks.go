@@ -47,6 +47,9 @@ type lockOwner struct {
 type rowLock struct {
 	owner *lockOwner
 	queue []*lockWaiter
+	// lsn is the LSN of the last commit of a previous owner (0: none
+	// known): a state at least that new shows what the new owner waited for.
+	lsn uint64
 }
 
 type lockWaiter struct {
@@ -83,36 +86,38 @@ func newLockTable() *lockTable {
 }
 
 // acquire locks keys for o in order, waiting for other owners. It
-// reports whether any lock had to be waited for. On error the locks
-// already taken stay held (they are released with the rest at the end of
-// the transaction).
-func (lt *lockTable) acquire(ctx context.Context, o *lockOwner, keys []lockKey) (waited bool, err error) {
+// reports whether any lock had to be waited for, and the newest commit LSN
+// the previous owners of the waited-for locks reported. On error the
+// locks already taken stay held (they are released with the rest at the
+// end of the transaction).
+func (lt *lockTable) acquire(ctx context.Context, o *lockOwner, keys []lockKey) (waited bool, lsn uint64, err error) {
 	for _, k := range keys {
-		w, err := lt.acquireOne(ctx, o, k)
+		w, l, err := lt.acquireOne(ctx, o, k)
 		if err != nil {
-			return waited, err
+			return waited, lsn, err
 		}
 		waited = waited || w
+		lsn = max(lsn, l)
 	}
-	return waited, nil
+	return waited, lsn, nil
 }
 
-func (lt *lockTable) acquireOne(ctx context.Context, o *lockOwner, k lockKey) (bool, error) {
+func (lt *lockTable) acquireOne(ctx context.Context, o *lockOwner, k lockKey) (bool, uint64, error) {
 	lt.mu.Lock()
 	l := lt.mu.locks[k]
 	if l == nil {
 		lt.mu.locks[k] = &rowLock{owner: o}
 		lt.holdLocked(o, k)
 		lt.mu.Unlock()
-		return false, nil
+		return false, 0, nil
 	}
 	if l.owner == o {
 		lt.mu.Unlock()
-		return false, nil
+		return false, 0, nil
 	}
 	if lt.wouldDeadlockLocked(o, l) {
 		lt.mu.Unlock()
-		return false, errorf(codeDeadlock, "deadlock detected")
+		return false, 0, errorf(codeDeadlock, "deadlock detected")
 	}
 	w := &lockWaiter{owner: o, granted: make(chan struct{})}
 	l.queue = append(l.queue, w)
@@ -133,7 +138,7 @@ func (lt *lockTable) acquireOne(ctx context.Context, o *lockOwner, k lockKey) (b
 	defer lt.mu.Unlock()
 	o.waiting = nil
 	if err == nil {
-		return true, nil
+		return true, l.lsn, nil
 	}
 	select {
 	case <-w.granted:
@@ -147,7 +152,7 @@ func (lt *lockTable) acquireOne(ctx context.Context, o *lockOwner, k lockKey) (b
 			}
 		}
 	}
-	return false, err
+	return false, 0, err
 }
 
 // wouldDeadlockLocked reports whether o waiting for l closes a cycle in
@@ -175,8 +180,8 @@ func (lt *lockTable) holdLocked(o *lockOwner, k lockKey) {
 }
 
 // releaseAll releases every lock o holds, handing each to its first
-// waiter.
-func (lt *lockTable) releaseAll(o *lockOwner) {
+// waiter; lsn is the LSN o's writes committed at (0 if none).
+func (lt *lockTable) releaseAll(o *lockOwner, lsn uint64) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
 	for k := range o.held {
@@ -188,6 +193,7 @@ func (lt *lockTable) releaseAll(o *lockOwner) {
 			delete(lt.mu.locks, k)
 			continue
 		}
+		l.lsn = max(l.lsn, lsn)
 		w := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]

@@ -54,7 +54,7 @@ func (s *Session) ParameterStatus() map[string]string {
 // Close implements pgwire.Session: an open transaction is rolled back.
 func (s *Session) Close() {
 	s.tx = nil
-	s.releaseLocks()
+	s.releaseLocks(0)
 }
 
 // stmt is one parsed statement of a session.
@@ -271,7 +271,7 @@ func (s *Session) failTx() {
 	if s.tx != nil {
 		s.tx.failed = true
 		// Nothing of an aborted block will be committed.
-		s.releaseLocks()
+		s.releaseLocks(0)
 	}
 }
 
@@ -317,7 +317,8 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 	if s.tx != nil {
 		return s.tx.exec(ctx, s, run)
 	}
-	defer s.releaseLocks()
+	var lsn uint64
+	defer func() { s.releaseLocks(lsn) }()
 	var lastErr error
 	now := s.db.cfg.Clock()
 	rebases := 0
@@ -345,7 +346,7 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 			if isDeadlock(err) && attempt+1 < s.db.cfg.MaxRetries {
 				// An autocommit statement has shown nothing yet: give
 				// way and evaluate again.
-				s.releaseLocks()
+				s.releaseLocks(0)
 				lastErr = err
 				continue
 			}
@@ -360,9 +361,10 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 				continue
 			}
 		}
-		if _, err = s.db.cfg.Propose(ctx, cs); err == nil {
+		if lsn, err = s.db.cfg.Propose(ctx, cs); err == nil {
 			return res, nil
 		}
+		lsn = 0
 		if !isSerialization(err) || !retry {
 			return nil, err
 		}

@@ -106,7 +106,7 @@ func TestCommitReplayWithoutLocks(t *testing.T) {
 	mustExec(t, a, "CREATE TABLE acc (id int PRIMARY KEY, bal int); INSERT INTO acc VALUES (1, 100)")
 	mustExec(t, a, "BEGIN; UPDATE acc SET bal = bal + 1 WHERE id = 1")
 	// b writes as if a were on another node: a's lock is dropped.
-	db.locks.releaseAll(&a.locks)
+	db.locks.releaseAll(&a.locks, 0)
 	mustExec(t, b, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1; COMMIT")
 	mustExec(t, a, "COMMIT")
 	res := mustExec(t, a, "SELECT bal FROM acc")

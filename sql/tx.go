@@ -173,19 +173,20 @@ func (s *Session) lockWrites(ctx context.Context, base *engine.State, cs *engine
 	if len(keys) == 0 || len(keys) > maxLockedKeys {
 		return nil, nil
 	}
-	waited, err := s.db.locks.acquire(ctx, &s.locks, keys)
+	waited, lsn, err := s.db.locks.acquire(ctx, &s.locks, keys)
 	if err != nil {
 		return nil, err
 	}
-	consistency := "local"
-	if waited {
-		// The previous holder committed elsewhere in the cluster's
-		// order; read at the session's level to be sure to see it.
-		consistency = s.settings["heliosdb.read_consistency"]
-	}
-	cur, err := s.db.cfg.Snapshot(ctx, consistency)
+	cur, err := s.db.cfg.Snapshot(ctx, "local")
 	if err != nil {
 		return nil, err
+	}
+	if waited && (lsn == 0 || cur.LSN() < lsn) {
+		// This node has not applied what the previous holder committed
+		// (or it did not say): read at the session's level to see it.
+		if cur, err = s.db.cfg.Snapshot(ctx, s.settings["heliosdb.read_consistency"]); err != nil {
+			return nil, err
+		}
 	}
 	if cur.LSN() == base.LSN() || !changedSince(base, cur, keys) {
 		return nil, nil
@@ -206,10 +207,11 @@ func (s *Session) rebase(ctx context.Context, tx *txState, cur *engine.State) er
 	return nil
 }
 
-// releaseLocks ends the session's hold on every row lock.
-func (s *Session) releaseLocks() {
+// releaseLocks ends the session's hold on every row lock; lsn is where
+// its writes committed (0: nothing committed).
+func (s *Session) releaseLocks(lsn uint64) {
 	if len(s.locks.held) > 0 {
-		s.db.locks.releaseAll(&s.locks)
+		s.db.locks.releaseAll(&s.locks, lsn)
 	}
 }
 
@@ -273,12 +275,13 @@ func (s *Session) commit(ctx context.Context) error {
 	tx := s.tx
 	s.tx = nil
 	s.endLocal(tx)
-	defer s.releaseLocks()
+	var lsn uint64
+	defer func() { s.releaseLocks(lsn) }()
 	if tx.failed || len(tx.ops) == 0 {
 		return nil
 	}
 	cs := &engine.ChangeSet{Preconditions: tx.pres, Ops: tx.ops}
-	_, err := s.db.cfg.Propose(ctx, cs)
+	lsn, err := s.db.cfg.Propose(ctx, cs)
 	for attempt := 1; err != nil && isSerialization(err) && tx.replayable && attempt < s.db.cfg.MaxRetries; attempt++ {
 		if berr := s.backoff(ctx, attempt); berr != nil {
 			return berr
@@ -294,7 +297,10 @@ func (s *Session) commit(ctx context.Context) error {
 		if len(ntx.ops) == 0 {
 			return nil
 		}
-		_, err = s.db.cfg.Propose(ctx, &engine.ChangeSet{Preconditions: ntx.pres, Ops: ntx.ops})
+		lsn, err = s.db.cfg.Propose(ctx, &engine.ChangeSet{Preconditions: ntx.pres, Ops: ntx.ops})
+	}
+	if err != nil {
+		lsn = 0
 	}
 	if err != nil && isSerialization(err) {
 		return &Error{Code: codeSerialization, Msg: "could not serialize access due to concurrent update", wrapped: err,

@@ -332,7 +332,7 @@ func (s *Session) transactionStmt(ctx context.Context, t *pg.TransactionStmt) (*
 			s.endLocal(s.tx)
 		}
 		s.tx = nil
-		s.releaseLocks()
+		s.releaseLocks(0)
 		return &pgwire.Result{Tag: "ROLLBACK"}, nil
 	case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
 		return nil, unsupported("savepoints")
