@@ -255,6 +255,19 @@ func (s *fakeSession) Prepare(_ context.Context, query string, declared []uint32
 			}
 			return res, nil
 		}
+	case lq == "copy big to stdout":
+		// Small and large writes interleaved: large ones bypass the send
+		// buffer (copyDirectMin) and must stay in order with the small.
+		st.exec = func(context.Context, []any) (*Result, error) {
+			return &Result{CopyColumns: 1, CopyOut: func(_ context.Context, w io.Writer) error {
+				for _, p := range copyBigPieces() {
+					if _, err := w.Write(p); err != nil {
+						return err
+					}
+				}
+				return nil
+			}}, nil
+		}
 	case strings.HasPrefix(lq, "copy kv") && strings.Contains(lq, "from stdin"):
 		binaryFormat := strings.Contains(lq, "binary")
 		st.exec = func(context.Context, []any) (*Result, error) {
