@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +11,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/fsm"
+	"github.com/heliosdb/heliosdb-lite/replication"
 	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
@@ -32,6 +36,14 @@ import (
 //
 // Because everything goes through propose, a restore works on any node of
 // a cluster and every replica applies the same entries.
+//
+// The batch change sets are pipelined: up to maxInFlight of them are
+// proposed before the oldest is waited for, so reading, decoding and
+// encoding the next batches overlap the FSM applying the previous ones.
+// Raft applies them in proposal order (replication.ApplyAsync), and the
+// staging batches of one table touch disjoint keys anyway. Every other
+// change set (create, drop, the swap) and every check against the staged
+// state first waits for all batches in flight.
 
 // restoreLocks holds one mutex per node: restores on one node run one at a
 // time (two would race for the final swap anyway).
@@ -133,7 +145,14 @@ type restorer struct {
 	rows   uint64
 	damage int
 	made   bool // a staging table may exist (cleanup needed on failure)
+
+	inflight []*replication.ApplyFuture // batch proposals not yet waited for, oldest first
+	ops      []engine.Op                // reused for every batch's change set
 }
+
+// maxInFlight bounds the batch change sets proposed and not yet applied
+// (each about one dump batch, 2 MiB raw by default).
+const maxInFlight = 4
 
 // copyRestoreIn serves COPY heliosdb.restore FROM STDIN WITH (mode 'clean'
 // | 'append', on_conflict 'error' | 'skip' | 'update', tables 'a,b',
@@ -187,11 +206,49 @@ func (rs *restorer) run(r io.Reader) (string, error) {
 }
 
 func (rs *restorer) propose(cs *engine.ChangeSet) error {
+	if err := rs.wait(0); err != nil {
+		return err
+	}
 	if len(cs.Ops) == 0 {
 		return nil
 	}
 	_, err := rs.n.propose(rs.ctx, cs)
 	return err
+}
+
+// proposeAsync encodes cs (which may alias the reader's buffers: nothing
+// of it is kept) and proposes it without waiting, keeping at most
+// maxInFlight proposals outstanding.
+func (rs *restorer) proposeAsync(cs *engine.ChangeSet) error {
+	if err := rs.wait(maxInFlight - 1); err != nil {
+		return err
+	}
+	size := 16
+	for i := range cs.Ops {
+		op := &cs.Ops[i]
+		size += len(op.Table) + len(op.Key) + len(op.Row) + 3*binary.MaxVarintLen32 + 1
+	}
+	buf := append(make([]byte, 0, size), byte(fsm.EntryChangeSet))
+	rs.inflight = append(rs.inflight, rs.n.repl.ApplyAsync(rs.ctx, cs.Encode(buf)))
+	return nil
+}
+
+// wait waits for batch proposals until at most keep are in flight. The
+// first failure is returned; the rest are still waited for by later calls
+// (cleanup's propose waits for all of them before dropping staging).
+func (rs *restorer) wait(keep int) error {
+	for len(rs.inflight) > keep {
+		f := rs.inflight[0]
+		rs.inflight[0] = nil
+		rs.inflight = rs.inflight[1:]
+		start := time.Now()
+		_, _, err := f.Wait(rs.ctx)
+		rs.n.metrics.observeWrite(time.Since(start), err)
+		if err != nil {
+			return replErr(err)
+		}
+	}
+	return nil
 }
 
 func (rs *restorer) item(it *snapshot.Item) error {
@@ -206,18 +263,21 @@ func (rs *restorer) item(it *snapshot.Item) error {
 			return nil
 		}
 		sn := engine.StagingName(rs.id, b.Table)
-		cs := &engine.ChangeSet{Ops: make([]engine.Op, 0, len(b.Rows)+len(b.Tombstones))}
-		// Row slices alias the reader's buffers: propose encodes the change
-		// set before the next Next, so they need no copy.
+		ops := rs.ops[:0]
+		// Keys and rows alias the reader's buffers: proposeAsync encodes
+		// the change set before the next Next, so they need no copy.
 		for i := range b.Rows {
 			row := &b.Rows[i]
-			cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpUpsert, Table: sn, Key: string(row.Key), Row: row.Enc})
+			ops = append(ops, engine.Op{Kind: engine.OpUpsert, Table: sn, Key: bytesView(row.Key), Row: row.Enc})
 		}
 		for _, t := range b.Tombstones {
-			cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpTombstone, Table: sn, Key: t.Key})
+			ops = append(ops, engine.Op{Kind: engine.OpTombstone, Table: sn, Key: t.Key})
 		}
 		rs.rows += uint64(len(b.Rows))
-		return rs.propose(cs)
+		err := rs.proposeAsync(&engine.ChangeSet{Ops: ops})
+		clear(ops) // drop the references into the reader's buffers
+		rs.ops = ops
+		return err
 	case snapshot.ItemFooter:
 		return rs.footer(it.Footer)
 	case snapshot.ItemDamage:
@@ -302,6 +362,9 @@ func (rs *restorer) table(ts *snapshot.TableSchema) error {
 // staged for replacement against them: the swap happens only if the
 // staged rows are exactly what was dumped.
 func (rs *restorer) footer(f *snapshot.Footer) error {
+	if err := rs.wait(0); err != nil {
+		return err
+	}
 	snap := rs.n.eng.Snapshot() // our own proposals are applied: local is enough
 	for i := range f.Tables {
 		ft := f.Tables[i]
@@ -330,6 +393,9 @@ func (rs *restorer) footer(f *snapshot.Footer) error {
 
 // finish proposes the swap and reports the outcome.
 func (rs *restorer) finish() (string, error) {
+	if err := rs.wait(0); err != nil {
+		return "", err
+	}
 	snap, err := rs.n.readSnapshot(rs.ctx, "linearizable")
 	if err != nil {
 		return "", err
@@ -426,6 +492,9 @@ func (rs *restorer) verifyAfter(lsn uint64, names []string) (verified int, misma
 
 // dropStaging drops every staging table of this restore.
 func (rs *restorer) dropStaging() error {
+	if err := rs.wait(0); err != nil {
+		return err
+	}
 	cs := &engine.ChangeSet{}
 	for _, name := range rs.n.eng.Snapshot().AllTableNames() {
 		if id, ok := engine.IsStaging(name); ok && id == rs.id {
@@ -440,7 +509,17 @@ func (rs *restorer) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rs.ctx = ctx
+	_ = rs.wait(0) // batches in flight may still create rows in staging
 	if err := rs.dropStaging(); err != nil {
 		rs.n.log.Error("restore: dropping staging tables failed; they stay hidden until the next restart of the cluster's state", "restore_id", rs.id, "err", err)
 	}
+}
+
+// bytesView views b as a string without copying; the string is valid only
+// while b is (here: until the change set holding it is encoded).
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
