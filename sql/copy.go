@@ -16,6 +16,7 @@ import (
 // copyOpts are the parsed options of a COPY statement.
 type copyOpts struct {
 	csv    bool
+	binary bool
 	delim  byte
 	null   string
 	header bool
@@ -64,7 +65,7 @@ func parseCopyOpts(opts []*pg.Node) (*copyOpts, error) {
 				o.csv = true
 			case "text":
 			case "binary":
-				return nil, unsupported("COPY BINARY")
+				o.binary = true
 			default:
 				return nil, errorf(codeInvalidParam, "COPY format %q not recognized", val)
 			}
@@ -167,15 +168,23 @@ func (s *Session) copyFrom(ctx context.Context, cs *pg.CopyStmt, opts *copyOpts)
 		}
 	}
 	deps := c.deps
-	return &pgwire.Result{CopyColumns: len(colIdx), CopyIn: func(ctx context.Context, r io.Reader) (string, error) {
+	return &pgwire.Result{CopyColumns: len(colIdx), CopyBinary: opts.binary, CopyIn: func(ctx context.Context, r io.Reader) (string, error) {
 		if s.tx != nil && s.tx.failed {
 			return "", abortedErr()
 		}
-		rows, err := readCopyRows(r, opts, len(colIdx))
+		var rows [][]*string
+		var binRows [][][]byte
+		var err error
+		if opts.binary {
+			binRows, err = readBinaryCopyRows(r, len(colIdx))
+		} else {
+			rows, err = readCopyRows(r, opts, len(colIdx))
+		}
 		if err != nil {
 			s.failTx()
 			return "", err
 		}
+		nrows := len(rows) + len(binRows)
 		run := func(x *execCtx) (*pgwire.Result, error) {
 			for dep, lsn := range deps {
 				x.ch.schema(dep, lsn)
@@ -185,15 +194,21 @@ func (s *Session) copyFrom(ctx context.Context, cs *pg.CopyStmt, opts *copyOpts)
 				return nil, errorf(codeSerialization, "could not serialize access due to concurrent schema change")
 			}
 			ins := &inserter{t: t, tbl: tbl, stmtKeys: map[string]bool{}, stmtUnique: map[string]bool{}}
-			for ln, fields := range rows {
+			for ln := range nrows {
 				row := make([]any, len(t.cols))
 				given := make([]bool, len(t.cols))
 				for j, ci := range colIdx {
 					given[ci] = true
-					if fields[j] == nil {
-						continue
+					var v any
+					var err error
+					switch {
+					case opts.binary && binRows[ln][j] != nil:
+						if v, err = fromBinary(binRows[ln][j], t.cols[ci].t, x.now); err == nil {
+							v, err = t.assign(x, ci, v, t.cols[ci].t)
+						}
+					case !opts.binary && rows[ln][j] != nil:
+						v, err = t.assign(x, ci, *rows[ln][j], tText)
 					}
-					v, err := t.assign(x, ci, *fields[j], tText)
 					if err != nil {
 						return nil, copyLineErr(err, t.name, ln+1)
 					}
@@ -206,7 +221,7 @@ func (s *Session) copyFrom(ctx context.Context, cs *pg.CopyStmt, opts *copyOpts)
 					return nil, copyLineErr(err, t.name, ln+1)
 				}
 			}
-			return &pgwire.Result{Tag: fmt.Sprintf("COPY %d", len(rows))}, nil
+			return &pgwire.Result{Tag: fmt.Sprintf("COPY %d", nrows)}, nil
 		}
 		if s.tx != nil {
 			s.tx.replayable = false
@@ -425,6 +440,11 @@ func (s *Session) copyTo(ctx context.Context, cs *pg.CopyStmt, opts *copyOpts) (
 		return nil, err
 	}
 	cols := p.columns()
+	if opts.binary {
+		return &pgwire.Result{CopyColumns: len(cols), CopyBinary: true, Tag: fmt.Sprintf("COPY %d", len(rows)), CopyOut: func(ctx context.Context, w io.Writer) error {
+			return writeBinaryCopy(w, cols, rows)
+		}}, nil
+	}
 	return &pgwire.Result{CopyColumns: len(cols), Tag: fmt.Sprintf("COPY %d", len(rows)), CopyOut: func(ctx context.Context, w io.Writer) error {
 		var buf bytes.Buffer
 		if opts.header {
