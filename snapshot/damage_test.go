@@ -61,6 +61,15 @@ func TestVerifyCleanFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	crep, err := VerifyChecksums(bytes.NewReader(b))
+	if err != nil || crep.Checksum != rep.Checksum || len(crep.Segments) != len(rep.Segments) {
+		t.Fatalf("VerifyChecksums: %v, checksum 0x%08x vs 0x%08x", err, crep.Checksum, rep.Checksum)
+	}
+	for i := range rep.Segments {
+		if crep.Segments[i].Rows != rep.Segments[i].Rows {
+			t.Fatalf("segment %d: VerifyChecksums counts %d rows, Verify %d", i+1, crep.Segments[i].Rows, rep.Segments[i].Rows)
+		}
+	}
 	rep.Name = "backup.heliodump"
 	var out strings.Builder
 	_ = rep.WriteText(&out)
@@ -121,6 +130,10 @@ func TestByteFlipDetected(t *testing.T) {
 			rep, err := Verify(bytes.NewReader(mut))
 			if err == nil || rep.Passed() {
 				t.Fatalf("%v: flip at offset %d of %d not detected", c, off, len(b))
+			}
+			// The client's pre-send check covers every byte by CRC too.
+			if crep, cerr := VerifyChecksums(bytes.NewReader(mut)); cerr == nil || crep.Passed() {
+				t.Fatalf("%v: flip at offset %d of %d not detected by VerifyChecksums", c, off, len(b))
 			}
 			if off == 4000 {
 				var out strings.Builder

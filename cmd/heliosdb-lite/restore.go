@@ -83,9 +83,12 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		}
 		return nil
 	}
-	// Verify the whole file before sending a byte: a damaged file must be
-	// refused before it changes anything.
-	rep, err := snapshot.Verify(file)
+	// Check every checksum of the whole file before sending a byte: a
+	// damaged file must be refused before it changes anything. Decoding
+	// the rows and proving the row-hash sums against the footer is the
+	// server's job (it does it anyway, before the swap), so it is not
+	// done twice here.
+	rep, err := snapshot.VerifyChecksums(file)
 	if rep == nil {
 		return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", f.input, err))
 	}
