@@ -27,6 +27,8 @@ type Session struct {
 	// locks are the row locks the session holds (locks.go); released
 	// when its transaction or autocommit statement ends.
 	locks lockOwner
+	// plans is the simple-protocol plan cache (plancache.go).
+	plans map[string]*planTemplate
 }
 
 var _ pgwire.Session = (*Session)(nil)
@@ -67,6 +69,10 @@ type stmt struct {
 	declared []uint32
 	// cp is the compiled form, reused while its dependencies are unchanged.
 	cp *compiled
+	// tmpl is the plan cache template st was made from, and lits the
+	// values of its parameters (the query's integer literals).
+	tmpl *planTemplate
+	lits []any
 }
 
 // compiled is a statement planned against a snapshot.
@@ -91,6 +97,9 @@ func (cp *compiled) valid(st *engine.State) bool {
 
 // PrepareSimple implements pgwire.Session.
 func (s *Session) PrepareSimple(ctx context.Context, query string) ([]pgwire.Statement, error) {
+	if st, ok := s.cachedSimple(query, func() (*engine.State, error) { return s.readState(ctx, "local") }); ok {
+		return []pgwire.Statement{st}, nil
+	}
 	stmts, err := s.parse(query)
 	if err != nil {
 		return nil, err
@@ -246,6 +255,9 @@ func isDataStmt(n *pg.Node) bool {
 // Execute implements pgwire.Statement.
 func (st *stmt) Execute(ctx context.Context, params []any) (*pgwire.Result, error) {
 	s := st.s
+	if params == nil {
+		params = st.lits
+	}
 	if s.tx != nil && s.tx.failed && !isTxEnd(st.node) {
 		return nil, abortedErr()
 	}
@@ -280,6 +292,12 @@ func (s *Session) failTx() {
 func (st *stmt) run(params []any) func(x *execCtx) (*pgwire.Result, error) {
 	return func(x *execCtx) (*pgwire.Result, error) {
 		cp := st.cp
+		if cp != nil && st.tmpl != nil && !cp.valid(x.st) {
+			// The schema changed under a cached template: plan the
+			// statement as written, as if it had not been cached.
+			st.materialize()
+			cp, params = nil, nil
+		}
 		if cp == nil || !cp.valid(x.st) {
 			var err error
 			if cp, err = st.compile(x.st); err != nil {
