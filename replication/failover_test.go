@@ -127,9 +127,7 @@ func TestClusterFollowerRestartReplaysLog(t *testing.T) {
 		idx = mustApply(t, l.n, fmt.Sprintf("set b%d %d", i, i))
 	}
 	c.start(f)
-	if err := f.n.LinearizableRead(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	mustRead(t, f.n, 10*time.Second)
 	if f.n.AppliedIndex() < idx {
 		t.Fatalf("linearizable read returned at applied %d < %d", f.n.AppliedIndex(), idx)
 	}
@@ -159,6 +157,9 @@ func TestClusterLaggingFollowerGetsSnapshot(t *testing.T) {
 	for i := range 60 {
 		idx = mustApply(t, l.n, fmt.Sprintf("set s%d %d", i, i))
 	}
+	// Leadership may have moved under load; compact whoever leads now (the
+	// node that will send the snapshot).
+	l = c.leader()
 	if err := l.n.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +172,7 @@ func TestClusterLaggingFollowerGetsSnapshot(t *testing.T) {
 	if snap == 0 {
 		t.Fatal("follower caught up without a snapshot install")
 	}
-	if err := f.n.LinearizableRead(ctxT(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	mustRead(t, f.n, 5*time.Second)
 	c.ensureSame(mustApply(t, f.n, "set after install"))
 }
 
@@ -257,9 +256,7 @@ func TestClusterQuorumLossRecovery(t *testing.T) {
 	}
 	c.start(survivor)
 	c.waitVoters(survivor.id)
-	if err := survivor.n.LinearizableRead(ctxT(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	mustRead(t, survivor.n, 5*time.Second)
 	if got := survivor.fsm.dump(); got != want {
 		t.Fatalf("recovered state %s, want %s", got, want)
 	}

@@ -140,9 +140,11 @@ func testConfig(t testing.TB, id string) Config {
 	c.NodeID = id
 	c.RaftBind = freeAddr(t)
 	c.Logger = testLogger(t)
-	c.HeartbeatTimeout = 200 * time.Millisecond
-	c.ElectionTimeout = 200 * time.Millisecond
-	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	// Short enough for fast failover tests, long enough that a leader
+	// starved of CPU on a loaded 2-core machine rarely loses its lease.
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 300 * time.Millisecond
 	c.CommitTimeout = 10 * time.Millisecond
 	c.SnapshotInterval = time.Hour // snapshots only when a test asks
 	c.ForwardTimeout = 5 * time.Second
@@ -168,11 +170,40 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// mustRead waits for a linearizable read, retrying retryable failures (a
+// leader that lost its lease on this loaded machine) until d passes.
+func mustRead(t testing.TB, n *Node, d time.Duration) {
+	t.Helper()
+	ctx := ctxT(t, d)
+	for {
+		err := n.LinearizableRead(ctx)
+		if err == nil {
+			return
+		}
+		if !IsRetryable(err) || ctx.Err() != nil {
+			t.Fatalf("%s: linearizable read: %v", n.ID(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mustApply applies cmd, retrying what a real client would retry: on this
+// shared 2-core machine the tests' short raft timers can make a starved
+// leader lose its lease mid-commit (ErrLeadershipLost, retryable). The
+// test commands are idempotent "set" commands, so a retry of a write that
+// did commit is harmless.
 func mustApply(t testing.TB, n *Node, cmd string) uint64 {
 	t.Helper()
-	_, idx, err := n.Apply(ctxT(t, 10*time.Second), []byte(cmd))
-	if err != nil {
-		t.Fatalf("%s: apply %q: %v", n.ID(), cmd, err)
+	ctx := ctxT(t, 20*time.Second)
+	for {
+		_, idx, err := n.Apply(ctx, []byte(cmd))
+		if err == nil {
+			return idx
+		}
+		if !IsRetryable(err) || ctx.Err() != nil {
+			t.Fatalf("%s: apply %q: %v", n.ID(), cmd, err)
+		}
+		t.Logf("%s: apply %q: %v; retrying", n.ID(), cmd, err)
+		time.Sleep(50 * time.Millisecond)
 	}
-	return idx
 }
