@@ -75,6 +75,8 @@ type DumpConfig struct {
 	Schedule         string `toml:"schedule"`
 	WALSizeThreshold int64  `toml:"wal_size_threshold"`
 	Compression      string `toml:"compression"`
+	// CompressionLevel 0 means the codec's default (zstd 3, lz4 fast);
+	// for lz4, levels 2-9 select the much slower LZ4-HC.
 	CompressionLevel int    `toml:"compression_level"`
 	BackupDir        string `toml:"backup_dir"`
 	RetentionDays    int    `toml:"retention_days"`
@@ -118,7 +120,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{Listen: "127.0.0.1", Port: 5432, NodeID: "node1", LogLevel: "info"},
-		Dump:   DumpConfig{Compression: "zstd", CompressionLevel: 3, RetentionDays: 30},
+		Dump:   DumpConfig{Compression: "zstd", RetentionDays: 30}, // level 0: the codec's default (zstd 3, lz4 fast)
 		Auth:   AuthConfig{Trust: "loopback"},
 		Cluster: ClusterConfig{
 			DeadServerGrace: Duration{30 * time.Second},
