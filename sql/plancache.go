@@ -141,6 +141,9 @@ func walkNodes(m protoreflect.Message, fn func(n *pg.Node)) {
 
 // intConst returns the value of an integer constant node.
 func intConst(n *pg.Node) (*pg.A_Const, bool) {
+	if n == nil {
+		return nil, false
+	}
 	ac, ok := n.Node.(*pg.Node_AConst)
 	if !ok || ac.AConst.Isnull {
 		return nil, false
@@ -158,6 +161,30 @@ func makeTemplate(node *pg.Node, lits []literal) (tmpl *planTemplate, ok bool) {
 	byPos := make(map[int]int, len(lits))
 	for i, l := range lits {
 		byPos[l.pos] = i
+	}
+	// ORDER BY 1 and GROUP BY 1 name output columns: not values.
+	positional := false
+	walkNodes(node.ProtoReflect(), func(n *pg.Node) {
+		switch v := n.Node.(type) {
+		case *pg.Node_SortBy:
+			if _, isInt := intConst(v.SortBy.Node); isInt {
+				positional = true
+			}
+		case *pg.Node_SelectStmt:
+			for _, g := range v.SelectStmt.GroupClause {
+				if _, isInt := intConst(g); isInt {
+					positional = true
+				}
+			}
+			for _, d := range v.SelectStmt.DistinctClause {
+				if _, isInt := intConst(d); isInt {
+					positional = true
+				}
+			}
+		}
+	})
+	if positional {
+		return nil, false
 	}
 	clone := proto.Clone(node).(*pg.Node)
 	tmpl = &planTemplate{node: clone, lits: len(lits), neg: make([]bool, len(lits))}

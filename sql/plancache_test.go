@@ -43,6 +43,8 @@ func TestPlanCacheSameAnswers(t *testing.T) {
 		"SELECT name FROM a WHERE s = %d",
 		"SELECT count(*) FROM a WHERE aid < %d LIMIT 5",
 		"SELECT v FROM a ORDER BY aid LIMIT %d",
+		"SELECT aid %% 3 + %d, count(*) FROM a GROUP BY 1 ORDER BY 1",
+		"SELECT name, v FROM a WHERE aid < %d ORDER BY 2 DESC",
 		"UPDATE a SET v = v + %d WHERE aid = 9 RETURNING v",
 		"INSERT INTO a VALUES (100 + %d, 1, 1, 'x') RETURNING aid",
 	}
