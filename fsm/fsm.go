@@ -59,6 +59,7 @@ type FSM struct {
 	log  *slog.Logger
 	// dumpHook is set once before raft starts (SetDumpHook).
 	dumpHook DumpHook
+	stats    persistStats
 	ae       aeState // anti-entropy rounds (markers.go)
 }
 
@@ -119,7 +120,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 // Snapshot returns quickly: it only captures the engine's immutable state.
 // Persist runs later, concurrently with Apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{state: f.eng.Snapshot(), opts: f.opts, log: f.log}, nil
+	return &fsmSnapshot{state: f.eng.Snapshot(), opts: f.opts, log: f.log, stats: &f.stats}, nil
 }
 
 // Restore replaces the engine's state with a .heliodump stream (a raft
@@ -142,6 +143,7 @@ type fsmSnapshot struct {
 	state *engine.Snapshot
 	opts  Options
 	log   *slog.Logger
+	stats *persistStats
 }
 
 // lsnSetter is the chain store's sink: told the LSN it reaches and where
@@ -172,6 +174,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 		wo.IncludeHidden = true
 		sum, err := snapshot.WriteIncrementalSegment(context.Background(), sink, s.state, tip.LastLSN, ls.Offset(), wo)
 		if err == nil {
+			s.stats.record(s.state.LSN(), sum.Size, time.Since(start), true, nil)
 			s.log.Info("incremental snapshot", "lsn", s.state.LSN(), "since", tip.LastLSN, "rows", sum.Rows,
 				"bytes", sum.Size, "chain_segments", tip.Segments+1, "took", time.Since(start).Round(time.Millisecond))
 			return sink.Close()
@@ -179,10 +182,14 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 		_ = sink.Cancel()
 		return fmt.Errorf("fsm: persist incremental snapshot at LSN %d: %w", s.state.LSN(), err)
 	}
-	if _, err := snapshot.WriteFull(context.Background(), sink, s.state, wo); err != nil {
+	start := time.Now()
+	sum, err := snapshot.WriteFull(context.Background(), sink, s.state, wo)
+	if err != nil {
+		s.stats.record(0, 0, 0, false, err)
 		_ = sink.Cancel()
 		return fmt.Errorf("fsm: persist snapshot at LSN %d: %w", s.state.LSN(), err)
 	}
+	s.stats.record(s.state.LSN(), sum.Size, time.Since(start), false, nil)
 	return sink.Close()
 }
 

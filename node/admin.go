@@ -166,6 +166,12 @@ func (n *Node) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	fmt.Fprintf(&b, "heliosdb_write_seconds_bucket{le=\"+Inf\"} %d\nheliosdb_write_seconds_sum %g\nheliosdb_write_seconds_count %d\n",
 		n.metrics.writes, n.metrics.writeSum.Seconds(), n.metrics.writes)
+	gauge("heliosdb_connections", "PostgreSQL client connections open now.", float64(n.pg.Connections()))
+	ps := n.fsm.PersistStats()
+	fmt.Fprintf(&b, "# HELP heliosdb_snapshots_total Raft snapshots persisted, by kind.\n# TYPE heliosdb_snapshots_total counter\n")
+	fmt.Fprintf(&b, "heliosdb_snapshots_total{kind=\"full\"} %d\nheliosdb_snapshots_total{kind=\"incremental\"} %d\nheliosdb_snapshots_total{kind=\"failed\"} %d\n", ps.Full, ps.Incremental, ps.Failed)
+	gauge("heliosdb_snapshot_last_seconds", "Time to persist the last raft snapshot.", ps.LastDuration.Seconds())
+	gauge("heliosdb_snapshot_last_bytes", "Bytes written by the last raft snapshot.", float64(ps.LastBytes))
 	counter("heliosdb_dumps_total", "Dumps served.", float64(n.metrics.dumps))
 	counter("heliosdb_dump_errors_total", "Dumps that failed.", float64(n.metrics.dumpErrors))
 	counter("heliosdb_dump_seconds_total", "Time spent writing dumps.", n.metrics.dumpSeconds)

@@ -135,6 +135,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		n.httpSrv = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		n.goFunc(n.runAdmin)
 	}
+	if !cfg.Clustered() {
+		// Alone, the node is its own quorum: wait for it to elect itself so
+		// the first client statement does not meet "not the leader".
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, _, werr := n.repl.WaitForLeader(wctx)
+		cancel()
+		if werr != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("single node did not become leader: %w", werr)
+		}
+	}
 	n.goFunc(n.runPG)
 	if err := n.StartDumpSchedule(); err != nil { // [dump] schedule, see schedule.go
 		n.Close()
@@ -174,6 +185,11 @@ func (n *Node) replicationConfig() (replication.Config, error) {
 	rc.Logger = n.log.With("component", "raft")
 	rc.DataDir = cfg.Server.DataDir
 	rc.InMemory = cfg.Server.Memory || cfg.Server.DataDir == ""
+	if !cfg.Clustered() {
+		// No peers to wait for: short timers make a lone node (the default
+		// `heliosdb-lite start`) elect itself within ~100 ms of starting.
+		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	}
 	// On disk, raft snapshots are .heliodump chains: after the first full
 	// snapshot each one appends only what changed (fsm.ChainStore).
 	rc.SnapshotStore = func(dir string, retain int) (raft.SnapshotStore, error) {

@@ -288,3 +288,11 @@ func (s *Server) runConn(c *conn) {
 		c.logger.Debug("pgwire: connection ended", "err", err)
 	}
 }
+
+// Connections returns the number of client connections open now (for
+// metrics).
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.conns)
+}
