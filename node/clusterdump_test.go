@@ -28,11 +28,32 @@ func freeAddr(t *testing.T) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }
 
-type testLogWriter struct{ t *testing.T }
+// testLogWriter collects a node's log and prints it only if the test
+// fails. It never calls t.Log from the node's goroutines, some of which
+// (memberlist's) may still log a line after the test has finished.
+type testLogWriter struct {
+	mu  *sync.Mutex
+	buf *strings.Builder
+}
+
+func newTestLogWriter(t *testing.T) testLogWriter {
+	w := testLogWriter{mu: &sync.Mutex{}, buf: &strings.Builder{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.mu.Lock()
+			t.Log(w.buf.String())
+			w.mu.Unlock()
+		}
+	})
+	return w
+}
 
 func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf.Len() < 4<<20 {
+		w.buf.Write(p)
+	}
 	return len(p), nil
 }
 
@@ -80,7 +101,7 @@ func startCluster(t *testing.T, count int, adjust ...func(*Config)) ([]*Node, []
 
 func startNode(t *testing.T, c Config) *Node {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := Start(context.Background(), c, logger.With("node", c.Server.NodeID))
 	if err != nil {
 		t.Fatal(err)
