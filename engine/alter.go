@@ -71,7 +71,8 @@ func (tx *txn) alter(table string, a *Alter) error {
 		if a.Flag {
 			var bad error
 			t.rows.Scan(func(it rowItem) bool {
-				r, _, err := DecodeRow(stringBytes(it.row))
+				_, enc, _ := it.r.fields()
+				r, _, err := DecodeRow(stringBytes(enc))
 				if err != nil || r[i] == nil {
 					bad = newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", a.Name, table)
 					return false
@@ -172,14 +173,14 @@ func (tx *txn) rewrite(t *tableState, def *TableDef, f func(Row) (Row, error)) e
 	var err error
 	old.Scan(func(it rowItem) bool {
 		var r Row
-		r, _, err = DecodeRow(stringBytes(it.row))
+		key, row, _ := it.r.fields()
+		r, _, err = DecodeRow(stringBytes(row))
 		if err != nil {
 			return false
 		}
 		if r, err = f(r); err != nil {
 			return false
 		}
-		key := it.key
 		if !def.HasHiddenRowID() {
 			if key, err = def.KeyOf(r); err != nil {
 				return false
@@ -193,6 +194,7 @@ func (tx *txn) rewrite(t *tableState, def *TableDef, f func(Row) (Row, error)) e
 		err = tx.putInto(t, &op, r)
 		return err == nil
 	})
+	t.log.reset(tx.lsn) // every row is new as of tx.lsn (createdLSN)
 	return err
 }
 
@@ -205,21 +207,23 @@ func (tx *txn) putInto(t *tableState, op *Op, row Row) error {
 			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", c.Name, def.Name)
 		}
 	}
-	if _, exists := t.rows.Get(rowItem{key: op.Key}); exists {
+	if _, exists := t.rows.Get(op.Key); exists {
 		return tx.uniqueViolation(def, def.PKName, def.PrimaryKey, row)
 	}
 	for i, ix := range def.Indexes {
 		k, hasNull := def.IndexKey(i, row)
 		if ix.Unique && !hasNull && !tx.trusted {
-			if _, found := indexLookup(t.idx[i], k); found {
+			if _, found := indexLookup(t.idx[i], k, len(ix.Columns)); found {
 				return tx.uniqueViolation(def, ix.Name, ix.Columns, row)
 			}
 		}
-		t.idx[i].Set(idxItem{key: string(k) + op.Key, pk: op.Key})
+		t.idx[i].Set(newIdxEntry(k, op.Key))
 	}
-	enc := string(op.Row)
-	it := rowItem{key: op.Key, row: enc, lsn: tx.lsn, hash: RowHash(def.Name, op.Key, enc)}
-	t.rows.Set(it)
+	r := newRec(op.Key, bytesString(op.Row), tx.lsn)
+	_, enc, _ := r.fields()
+	it := rowItem{r: r, hash: RowHash(def.Name, op.Key, enc)}
+	t.rows.Load(it)
+	t.log.add(r, t.rows.Len())
 	t.hashSum += it.hash
 	t.leaves.add(LeafOf(op.Key), it.hash)
 	t.bytes += int64(len(enc))

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // txn builds the next State from base. Nothing it changes is visible until
@@ -20,6 +21,9 @@ type txn struct {
 	// that were consistent when dumped, applied in an order that may pass
 	// through transient duplicates).
 	trusted bool
+	// Scratch space reused across the operations of one change set.
+	off, oldOff []int32
+	kbuf, okbuf []byte
 }
 
 func (tx *txn) run(cs *ChangeSet) error {
@@ -100,12 +104,12 @@ func (tx *txn) check(p *Precondition) error {
 	}
 	switch p.Kind {
 	case PreRowLSN:
-		it, ok := t.rows.Get(rowItem{key: p.Key})
-		if !ok || it.lsn != p.LSN {
+		it, ok := t.rows.Get(p.Key)
+		if !ok || it.r.lsn() != p.LSN {
 			return conflict("a row of %q was changed or deleted by another transaction", p.Table)
 		}
 	case PreAbsent:
-		if _, ok := t.rows.Get(rowItem{key: p.Key}); ok {
+		if _, ok := t.rows.Get(p.Key); ok {
 			return conflict("a row of %q was inserted by another transaction", p.Table)
 		}
 	case PreSequence:
@@ -127,7 +131,7 @@ func (tx *txn) apply(op *Op) error {
 		if err != nil {
 			return err
 		}
-		tx.deleteRow(op.Table, t, op.Key)
+		tx.deleteRow(t, op.Key)
 		return nil
 	case OpCreateTable:
 		return tx.createTable(op.Def)
@@ -173,41 +177,40 @@ func (tx *txn) put(op *Op) error {
 		return err
 	}
 	def := t.def
-	row, _, err := DecodeRow(op.Row)
+	// The row is checked and its keys are built from its encoding, without
+	// decoding it into values (which would allocate per column).
+	off, err := rowFields(op.Row, tx.off)
 	if err != nil {
 		return err
 	}
-	if len(row) != len(def.Columns) {
-		return newErrorf(CodeInternal, "engine: row for %q has %d columns, table has %d", def.Name, len(row), len(def.Columns))
+	tx.off = off
+	decoded := func() Row { r, _, _ := DecodeRow(op.Row); return r } // error paths only
+	if len(off) != len(def.Columns) {
+		return newErrorf(CodeInternal, "engine: row for %q has %d columns, table has %d", def.Name, len(off), len(def.Columns))
 	}
 	for i, c := range def.Columns {
-		if c.NotNull && row[i] == nil {
+		if c.NotNull && off[i] < 0 {
 			e := newErrorf(CodeNotNullViolation, "null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)
 			return e
 		}
 	}
 	if !def.HasHiddenRowID() {
-		k, err := def.KeyOf(row)
-		if err != nil {
+		k, hasNull := appendKeyFromRow(tx.kbuf[:0], op.Row, off, def.PrimaryKey)
+		tx.kbuf = k
+		if hasNull {
+			_, err := def.KeyOf(decoded())
 			return err
 		}
-		if k != op.Key {
+		if string(k) != op.Key {
 			return newErrorf(CodeInternal, "engine: key of op does not match the row's primary key in %q", def.Name)
 		}
 	}
-	old, exists := t.rows.Get(rowItem{key: op.Key})
+	old, exists := t.rows.Get(op.Key)
 	switch {
 	case op.Kind == OpInsert && exists:
-		return tx.uniqueViolation(def, def.PKName, def.PrimaryKey, row)
+		return tx.uniqueViolation(def, def.PKName, def.PrimaryKey, decoded())
 	case op.Kind == OpUpdate && !exists:
 		return conflict("a row of %q was deleted by another transaction", def.Name)
-	}
-	var oldRow Row
-	if exists && len(t.idx) > 0 {
-		oldRow, _, err = DecodeRow(stringBytes(old.row))
-		if err != nil {
-			return err
-		}
 	}
 	// Unique checks before any change, so a failure leaves t untouched
 	// for the rest of this txn's view (the whole txn is dropped anyway).
@@ -218,49 +221,76 @@ func (tx *txn) put(op *Op) error {
 		if !ix.Unique || tx.trusted || staged {
 			continue
 		}
-		k, hasNull := def.IndexKey(i, row)
+		k, hasNull := appendKeyFromRow(tx.kbuf[:0], op.Row, off, ix.Columns)
+		tx.kbuf = k
 		if hasNull {
 			continue
 		}
-		if pk, found := indexLookup(t.idx[i], k); found && pk != op.Key {
-			return tx.uniqueViolation(def, ix.Name, ix.Columns, row)
+		if pk, found := indexLookup(t.idx[i], k, len(ix.Columns)); found && pk != op.Key {
+			return tx.uniqueViolation(def, ix.Name, ix.Columns, decoded())
 		}
 	}
-	enc := string(op.Row)
+	r := newRec(op.Key, bytesString(op.Row), tx.lsn)
+	key, enc, _ := r.fields()
+	it := rowItem{r: r, hash: RowHash(op.Table, key, enc)}
+	leaf := LeafOf(key)
 	if exists {
-		tx.unlinkRow(op.Table, t, old, oldRow)
-	} else if t.tombs.Len() > 0 {
-		t.tombs.Delete(tombItem{key: op.Key})
-	}
-	it := rowItem{key: op.Key, row: enc, lsn: tx.lsn, hash: RowHash(op.Table, op.Key, enc)}
-	if exists {
+		_, oldEnc, _ := old.r.fields()
+		if len(def.Indexes) > 0 {
+			oldOff, err := rowFields(stringBytes(oldEnc), tx.oldOff)
+			if err != nil {
+				return err
+			}
+			tx.oldOff = oldOff
+			for i, ix := range def.Indexes {
+				ok, _ := appendKeyFromRow(tx.okbuf[:0], stringBytes(oldEnc), oldOff, ix.Columns)
+				nk, _ := appendKeyFromRow(tx.kbuf[:0], op.Row, off, ix.Columns)
+				tx.okbuf, tx.kbuf = ok, nk
+				if string(ok) == string(nk) {
+					continue // the entry stays as it is
+				}
+				t.idx[i].Delete(bytesString(append(ok, key...)))
+				t.idx[i].Set(newIdxEntry(nk, key))
+			}
+		}
 		t.rows.Set(it)
+		t.hashSum += it.hash - old.hash
+		t.leaves.add(leaf, it.hash-old.hash)
+		t.bytes += int64(len(enc) - len(oldEnc))
 	} else {
+		if _, ok := t.tombs.Get(key); ok {
+			t.tombs.Delete(key)
+		}
+		for i, ix := range def.Indexes {
+			nk, _ := appendKeyFromRow(tx.kbuf[:0], op.Row, off, ix.Columns)
+			tx.kbuf = nk
+			t.idx[i].Set(newIdxEntry(nk, key))
+		}
 		// Load appends in place when the key sorts after every row (the
 		// common insert of increasing keys) and leaves full B-tree nodes
 		// behind, where Set would split them half empty; otherwise it is Set.
 		t.rows.Load(it)
+		t.hashSum += it.hash
+		t.leaves.add(leaf, it.hash)
+		t.bytes += int64(len(enc))
 	}
-	for i := range def.Indexes {
-		k, _ := def.IndexKey(i, row)
-		t.idx[i].Set(idxItem{key: string(k) + op.Key, pk: op.Key})
-	}
-	t.hashSum += it.hash
-	t.leaves.add(LeafOf(op.Key), it.hash)
-	t.bytes += int64(len(enc))
+	t.log.add(r, t.rows.Len())
 	t.written += int64(len(enc))
 	tx.written += int64(len(enc))
 	return nil
 }
 
+// bytesString views b as a string without copying, for a callee that only
+// reads it before returning.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // indexLookup finds an entry whose index key is exactly k (k is a whole,
-// prefix-free index key; entries are k followed by the primary key).
-func indexLookup(tree interface {
-	Ascend(idxItem, func(idxItem) bool)
-}, k []byte) (pk string, found bool) {
-	tree.Ascend(idxItem{key: string(k)}, func(e idxItem) bool {
-		if strings.HasPrefix(e.key, string(k)) {
-			pk, found = e.pk, true
+// prefix-free index key of ncols columns; entries are k followed by the
+// primary key).
+func indexLookup(tree *btreeIdx, k []byte, ncols int) (pk string, found bool) {
+	tree.Ascend(string(k), func(ie idxItem) bool {
+		if e := ie.key(); strings.HasPrefix(e, string(k)) {
+			pk, found = pkOf(e, ncols), true
 		}
 		return false
 	})
@@ -283,30 +313,44 @@ func (tx *txn) uniqueViolation(def *TableDef, name string, cols []int, row Row) 
 
 // unlinkRow removes a row's index entries and hash contributions (the row
 // itself is replaced or deleted by the caller).
-func (tx *txn) unlinkRow(table string, t *tableState, old rowItem, oldRow Row) {
-	for i := range t.def.Indexes {
-		k, _ := t.def.IndexKey(i, oldRow)
-		t.idx[i].Delete(idxItem{key: string(k) + old.key})
+func (tx *txn) unlinkRow(t *tableState, old rowItem) {
+	key, enc, _ := old.r.fields()
+	if len(t.def.Indexes) > 0 {
+		if off, err := rowFields(stringBytes(enc), tx.oldOff); err == nil {
+			tx.oldOff = off
+			for i, ix := range t.def.Indexes {
+				k, _ := appendKeyFromRow(tx.okbuf[:0], stringBytes(enc), off, ix.Columns)
+				tx.okbuf = k
+				t.idx[i].Delete(bytesString(append(k, key...)))
+			}
+		}
 	}
 	t.hashSum -= old.hash
-	t.leaves.add(LeafOf(old.key), -old.hash)
-	t.bytes -= int64(len(old.row))
+	t.leaves.add(LeafOf(key), -old.hash)
+	t.bytes -= int64(len(enc))
 }
 
-func (tx *txn) deleteRow(table string, t *tableState, key string) {
-	old, ok := t.rows.Get(rowItem{key: key})
-	if !ok {
-		return
+// deleteRow deletes the row at key, leaving a tombstone, and reports
+// whether there was one.
+func (tx *txn) deleteRow(t *tableState, key string) bool {
+	if _, ok := t.rows.Get(key); !ok {
+		return false // checked first: deleting an absent key copies its path
 	}
-	var oldRow Row
-	if len(t.idx) > 0 {
-		oldRow, _, _ = DecodeRow(stringBytes(old.row))
-	}
-	tx.unlinkRow(table, t, old, oldRow)
-	t.rows.Delete(old)
-	t.tombs.Set(tombItem{key: key, lsn: tx.lsn})
-	t.written += int64(len(old.row))
-	tx.written += int64(len(old.row))
+	old, _ := t.rows.Delete(key)
+	tx.unlinkRow(t, old)
+	tx.setTombstone(t, key)
+	_, enc, _ := old.r.fields()
+	t.written += int64(len(enc))
+	tx.written += int64(len(enc))
+	return true
+}
+
+// setTombstone records a deletion of key at this txn's LSN even though no
+// row was there (restore staging).
+func (tx *txn) setTombstone(t *tableState, key string) {
+	tomb := newRec(key, "", tx.lsn)
+	t.tombs.Load(tomb) // deletes often come in key order, as inserts do
+	t.log.add(tomb, t.rows.Len())
 }
 
 func (tx *txn) truncate(t *tableState) {
@@ -321,6 +365,7 @@ func (tx *txn) truncate(t *tableState) {
 	t.leaves = leafSet{}
 	t.bytes = 0
 	t.createdLSN = tx.lsn
+	t.log.reset(tx.lsn)
 }
 
 func (tx *txn) allIndexNames() map[string]string {
@@ -423,25 +468,28 @@ func (tx *txn) createIndex(table string, ix *IndexDef) error {
 	return nil
 }
 
-func buildIndex(def *TableDef, ix int, rows interface {
-	Scan(func(rowItem) bool)
-}) (tree *btreeIdx, err error) {
+func buildIndex(def *TableDef, ix int, rows *rowTree) (tree *btreeIdx, err error) {
 	tree = newIdxTree()
+	cols := def.Indexes[ix].Columns
 	unique := def.Indexes[ix].Unique
+	var off []int32
+	var k []byte
 	rows.Scan(func(it rowItem) bool {
-		row, _, derr := DecodeRow(stringBytes(it.row))
-		if derr != nil {
-			err = derr
+		key, enc, _ := it.r.fields()
+		off, err = rowFields(stringBytes(enc), off)
+		if err != nil {
 			return false
 		}
-		k, hasNull := def.IndexKey(ix, row)
+		var hasNull bool
+		k, hasNull = appendKeyFromRow(k[:0], stringBytes(enc), off, cols)
 		if unique && !hasNull {
-			if _, found := indexLookup(tree, k); found {
-				err = (&txn{}).uniqueViolation(def, def.Indexes[ix].Name, def.Indexes[ix].Columns, row)
+			if _, found := indexLookup(tree, k, len(cols)); found {
+				row, _, _ := DecodeRow(stringBytes(enc))
+				err = (&txn{}).uniqueViolation(def, def.Indexes[ix].Name, cols, row)
 				return false
 			}
 		}
-		tree.Set(idxItem{key: string(k) + it.key, pk: it.key})
+		tree.Set(newIdxEntry(k, key))
 		return true
 	})
 	return tree, err

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func benchDef(nidx int) *TableDef {
@@ -65,15 +66,32 @@ func BenchmarkApply(b *testing.B) {
 					sets = append(sets, mk(s, op))
 				}
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for _, cs := range sets {
 					lsn++
 					if err := e.Apply(cs, lsn); err != nil {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(len(sets)*benchBatch)/b.Elapsed().Seconds(), "rows/s")
+				reportRows(b, len(sets)*benchBatch, processCPU()-cpu0)
 			})
 		}
+	}
+}
+
+// reportRows reports rows per wall second and per CPU second (all threads,
+// garbage collection included: what the work costs on a shared machine).
+func reportRows(b *testing.B, rows int, cpu time.Duration) {
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(rows)/cpu.Seconds(), "rows/cpu-s")
+	}
+}
+
+// reportCPU reports the process CPU time per operation since cpu0.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU() - cpu0; cpu > 0 && cpu0 > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -109,6 +127,7 @@ func BenchmarkReads(b *testing.B) {
 	e, _ := loadRows(b, n, 1)
 	tb, _ := e.Snapshot().Table("b")
 	b.Run("point", func(b *testing.B) {
+		defer reportCPU(b, processCPU())
 		for i := 0; i < b.N; i++ {
 			r, ok := tb.Get(key(int64(i % n)))
 			if !ok {
@@ -120,6 +139,7 @@ func BenchmarkReads(b *testing.B) {
 		}
 	})
 	b.Run("range100", func(b *testing.B) {
+		defer reportCPU(b, processCPU())
 		for i := 0; i < b.N; i++ {
 			c := 0
 			tb.ScanRange(EncodeKey(nil, int64(i%(n-100))), nil, func(RowRef) bool { c++; return c < 100 })
@@ -140,7 +160,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	_ = s
 }
 
-// BenchmarkMemory reports resident heap bytes per byte of raw row data
+// BenchmarkMemory reports live heap bytes (and resident bytes) per byte of raw row data
 // (the sum of the rows' value sizes: 8 per integer/timestamp, string
 // lengths) at HELIOS_BENCH_ROWS rows.
 func BenchmarkMemory(b *testing.B) {
@@ -148,16 +168,69 @@ func BenchmarkMemory(b *testing.B) {
 		runtime.GC()
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
+		rss0 := residentBytes()
 		n := benchRows()
 		e, _ := loadRows(b, n, 0)
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
+		rss1 := residentBytes()
 		var raw int64
 		for i := 0; i < n; i++ {
 			raw += 8 + 8 + 8 + int64(len(benchRow(int64(i))[2].(string)))
 		}
 		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/float64(raw), "heap-bytes/raw-byte")
 		b.ReportMetric(float64(raw)/float64(n), "raw-bytes/row")
+		if rss0 > 0 {
+			// Resident memory includes the runtime's free pages it has not
+			// yet returned and the heap's fragmentation.
+			b.ReportMetric(float64(rss1-rss0)/float64(raw), "rss-bytes/raw-byte")
+		}
 		runtime.KeepAlive(e)
 	}
+}
+
+// BenchmarkChangesSince: what an incremental dump asks of a table of
+// HELIOS_BENCH_ROWS rows (default 1M) of which 1% were updated since the
+// base LSN, through the change log ("log") and by the full-table scan it
+// replaces ("scan").
+func BenchmarkChangesSince(b *testing.B) {
+	n := benchRows()
+	e, def := loadRows(b, n, 0)
+	base := e.Snapshot().LSN()
+	lsn := base
+	changed := n / 100
+	for s := 0; s < changed; s += benchBatch {
+		cs := &ChangeSet{}
+		for i := s; i < s+benchBatch && i < changed; i++ {
+			r := benchRow(int64(i * 97 % n)) // spread over the table
+			r[2] = "changed"
+			op := insertOp(b, def, r)
+			op.Kind = OpUpdate
+			cs.Ops = append(cs.Ops, op)
+		}
+		lsn++
+		if err := e.Apply(cs, lsn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := e.Snapshot()
+	b.Run("log", func(b *testing.B) {
+		defer reportCPU(b, processCPU())
+		for i := 0; i < b.N; i++ {
+			tc, err := s.ChangesSince(base)
+			if err != nil || len(tc[0].Rows) != changed {
+				b.Fatalf("%v: %d rows", err, len(tc[0].Rows))
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		defer reportCPU(b, processCPU())
+		for i := 0; i < b.N; i++ {
+			var tc TableChanges
+			s.tables["b"].changesByScan(base, &tc)
+			if len(tc.Rows) != changed {
+				b.Fatalf("%d rows", len(tc.Rows))
+			}
+		}
+	})
 }

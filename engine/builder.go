@@ -28,6 +28,9 @@ type Builder struct {
 	lastName  string
 	lastBulk  *bulkLoad
 	lastTable *tableState
+	// maxLSN is the highest LSN given to a row or tombstone: the change
+	// logs of the tables built start there (see Finish).
+	maxLSN uint64
 }
 
 // NewBuilder starts an empty state that will have the given LSN.
@@ -157,20 +160,19 @@ func (b *Builder) Put(table, key string, enc []byte, lsn uint64) error {
 	if len(row) != len(t.def.Columns) {
 		return newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", table, len(row), len(t.def.Columns))
 	}
-	if old, ok := t.rows.Get(rowItem{key: key}); ok {
-		var oldRow Row
-		if len(t.idx) > 0 {
-			oldRow, _, _ = DecodeRow(stringBytes(old.row))
-		}
-		b.tx.unlinkRow(table, t, old, oldRow)
-		t.rows.Delete(old)
+	if old, ok := t.rows.Get(key); ok {
+		b.tx.unlinkRow(t, old)
+		t.rows.Delete(key)
 	}
 	b.tx.lsn = lsn
+	b.maxLSN = max(b.maxLSN, lsn)
 	op := Op{Kind: OpInsert, Table: table, Key: key, Row: enc}
 	if err := b.tx.putInto(t, &op, row); err != nil {
 		return err
 	}
-	t.tombs.Delete(tombItem{key: key})
+	if _, ok := t.tombs.Get(key); ok {
+		t.tombs.Delete(key)
+	}
 	return nil
 }
 
@@ -184,8 +186,10 @@ func (b *Builder) Delete(table, key string, lsn uint64) error {
 		return err
 	}
 	b.tx.lsn = lsn
-	b.tx.deleteRow(table, t, key)
-	t.tombs.Set(tombItem{key: key, lsn: lsn})
+	b.maxLSN = max(b.maxLSN, lsn)
+	if !b.tx.deleteRow(t, key) {
+		b.tx.setTombstone(t, key)
+	}
 	return nil
 }
 
@@ -197,6 +201,7 @@ func (b *Builder) Truncate(table string, lsn uint64) error {
 		return err
 	}
 	b.tx.lsn = lsn
+	b.maxLSN = max(b.maxLSN, lsn)
 	b.tx.truncate(t)
 	return nil
 }
@@ -205,6 +210,13 @@ func (b *Builder) Truncate(table string, lsn uint64) error {
 func (b *Builder) Finish() *State {
 	b.settleAll()
 	st := b.st
+	// Rows arrived with LSNs of their own, in no LSN order: the change log
+	// of every table written here starts after all of them.
+	for name := range b.owned {
+		if t := st.tables[name]; t != nil {
+			t.log.reset(max(st.lsn, b.maxLSN))
+		}
+	}
 	st.written += b.tx.written
 	b.st = nil
 	return st

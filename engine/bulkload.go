@@ -16,6 +16,8 @@ type bulkLoad struct {
 	any    bool   // a row was appended
 	idx    [][]idxItem
 	leaves *[NumLeaves]uint64
+	off    []int32 // scratch
+	kbuf   []byte  // scratch
 }
 
 // PutHashed adds a row like Put; hash must be RowHash(table, key, enc)
@@ -49,18 +51,22 @@ func (b *Builder) PutHashed(table string, key, enc []byte, lsn, hash uint64) err
 			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", c.Name, def.Name)
 		}
 	}
-	k, e := string(key), string(enc)
+	r := newRec(bytesString(key), bytesString(enc), lsn)
+	k, e, _ := r.fields()
 	if len(def.Indexes) > 0 {
-		row, _, err := DecodeRow(enc)
+		off, err := rowFields(enc, bl.off)
 		if err != nil {
 			return err
 		}
-		for i := range def.Indexes {
-			ik, _ := def.IndexKey(i, row)
-			bl.idx[i] = append(bl.idx[i], idxItem{key: string(ik) + k, pk: k})
+		bl.off = off
+		for i, ix := range def.Indexes {
+			ik, _ := appendKeyFromRow(bl.kbuf[:0], enc, off, ix.Columns)
+			bl.kbuf = ik
+			bl.idx[i] = append(bl.idx[i], newIdxEntry(ik, k))
 		}
 	}
-	t.rows.Load(rowItem{key: k, row: e, lsn: lsn, hash: hash})
+	t.rows.Load(rowItem{r: r, hash: hash})
+	b.maxLSN = max(b.maxLSN, lsn)
 	bl.last, bl.any = k, true
 	bl.leaves[LeafOf(k)] += hash
 	t.hashSum += hash
@@ -86,7 +92,7 @@ func (b *Builder) settle(name string) {
 		return
 	}
 	for i, items := range bl.idx {
-		slices.SortFunc(items, func(x, y idxItem) int { return strings.Compare(x.key, y.key) })
+		slices.SortFunc(items, func(x, y idxItem) int { return strings.Compare(x.key(), y.key()) })
 		tree := t.idx[i]
 		for _, it := range items {
 			tree.Load(it)

@@ -20,9 +20,10 @@ func Canonical(s *State) []byte {
 		}
 		b = binary.AppendUvarint(b, uint64(t.rows.Len()))
 		t.rows.Scan(func(it rowItem) bool {
-			b = appendString(b, it.key)
-			b = appendString(b, it.row)
-			b = binary.AppendUvarint(b, it.lsn)
+			key, row, lsn := it.r.fields()
+			b = appendString(b, key)
+			b = appendString(b, row)
+			b = binary.AppendUvarint(b, lsn)
 			return true
 		})
 		b = binary.BigEndian.AppendUint64(b, t.hashSum)

@@ -25,17 +25,23 @@ func EnableDebugHooks() { debugHooks.Store(true) }
 // notices); otherwise they follow the new bytes (a buggy write).
 func (e *Engine) DebugPutRow(table, key string, enc []byte, keepHash bool) error {
 	return e.debugEdit(table, func(t *tableState) {
-		old, exists := t.rows.Get(rowItem{key: key})
-		it := rowItem{key: key, row: string(enc), lsn: old.lsn, hash: RowHash(table, key, string(enc))}
+		old, exists := t.rows.Get(key)
+		var lsn uint64
+		if exists {
+			lsn = old.r.lsn()
+		}
+		it := rowItem{r: newRec(key, string(enc), lsn), hash: RowHash(table, key, string(enc))}
 		if keepHash && exists {
 			it.hash = old.hash
 		}
 		if exists {
+			_, oldEnc, _ := old.r.fields()
 			t.hashSum -= old.hash
 			t.leaves.add(LeafOf(key), -old.hash)
-			t.bytes -= int64(len(old.row))
+			t.bytes -= int64(len(oldEnc))
 		}
 		t.rows.Set(it)
+		t.log.reset(e.cur.Load().lsn) // the row changed behind the log's back
 		t.hashSum += it.hash
 		t.leaves.add(LeafOf(key), it.hash)
 		t.bytes += int64(len(enc))
@@ -47,13 +53,15 @@ func (e *Engine) DebugPutRow(table, key string, enc []byte, keepHash bool) error
 // tables the tests scan by primary key.
 func (e *Engine) DebugDeleteRow(table, key string) error {
 	return e.debugEdit(table, func(t *tableState) {
-		old, ok := t.rows.Delete(rowItem{key: key})
+		old, ok := t.rows.Delete(key)
 		if !ok {
 			return
 		}
+		t.log.reset(e.cur.Load().lsn) // the row vanished behind the log's back
+		_, oldEnc, _ := old.r.fields()
 		t.hashSum -= old.hash
 		t.leaves.add(LeafOf(key), -old.hash)
-		t.bytes -= int64(len(old.row))
+		t.bytes -= int64(len(oldEnc))
 	})
 }
 
@@ -74,6 +82,7 @@ func (e *Engine) DebugRestoreRows(old *State) error {
 		if o, ok := old.tables[name]; ok && o.def.Name == t.def.Name {
 			c := t.clone()
 			c.rows, c.hashSum, c.leaves, c.bytes = o.rows.Copy(), o.hashSum, o.leaves.clone(), o.bytes
+			c.log.reset(cur.lsn) // rows moved behind the log's back
 			c.idx = make([]*btreeIdx, len(o.idx))
 			for i, ix := range o.idx {
 				c.idx[i] = ix.Copy()

@@ -124,8 +124,9 @@ func (tx *txn) applyTombstone(op *Op) error {
 	if err != nil {
 		return err
 	}
-	tx.deleteRow(op.Table, t, op.Key)
-	t.tombs.Set(tombItem{key: op.Key, lsn: tx.lsn})
+	if !tx.deleteRow(t, op.Key) {
+		tx.setTombstone(t, op.Key)
+	}
 	return nil
 }
 
@@ -159,15 +160,16 @@ func (tx *txn) promote(op *Op) error {
 		saved := tx.trusted
 		tx.trusted = true
 		defer func() { tx.trusted = saved }()
-		src.tombs.Scan(func(it tombItem) bool {
-			tx.deleteRow(op.Name, dst, it.key)
+		src.tombs.Scan(func(r tombItem) bool {
+			tx.deleteRow(dst, r.key())
 			return true
 		})
 	}
 	var perr error
 	src.rows.Scan(func(it rowItem) bool {
 		kind := OpUpsert
-		if _, exists := dst.rows.Get(rowItem{key: it.key}); exists {
+		key, row, _ := it.r.fields()
+		if _, exists := dst.rows.Get(key); exists {
 			switch policy {
 			case PromoteMergeSkip:
 				return true
@@ -175,7 +177,7 @@ func (tx *txn) promote(op *Op) error {
 				kind = OpInsert // put reports the duplicate key with its values
 			}
 		}
-		perr = tx.put(&Op{Kind: kind, Table: op.Name, Key: it.key, Row: stringBytes(it.row)})
+		perr = tx.put(&Op{Kind: kind, Table: op.Name, Key: key, Row: stringBytes(row)})
 		return perr == nil
 	})
 	if perr != nil {
@@ -216,6 +218,7 @@ func (tx *txn) replaceWith(op *Op, src *tableState) error {
 	t.def = def
 	t.defLSN, t.createdLSN = tx.lsn, tx.lsn
 	t.tombs = newTombTree()
+	t.log.reset(tx.lsn)
 	tx.tables[op.Name] = &t
 	tx.owned[op.Name] = true
 	names := slices.Clone(tx.names)

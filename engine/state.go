@@ -132,22 +132,22 @@ func (e *Engine) PruneTombstones(upTo uint64) {
 	next.tables = make(map[string]*tableState, len(cur.tables))
 	for _, name := range cur.names {
 		t := cur.tables[name]
-		var drop []tombItem
-		t.tombs.Scan(func(it tombItem) bool {
-			if it.lsn <= upTo {
-				drop = append(drop, it)
+		var drop []string
+		t.tombs.Scan(func(r tombItem) bool {
+			if r.lsn() <= upTo {
+				drop = append(drop, r.key())
 			}
 			return true
 		})
+		c := *t
 		if len(drop) > 0 {
-			c := *t
 			c.tombs = t.tombs.Copy()
-			for _, it := range drop {
-				c.tombs.Delete(it)
+			for _, k := range drop {
+				c.tombs.Delete(k)
 			}
-			t = &c
 		}
-		next.tables[name] = t
+		c.log.prune(upTo)
+		next.tables[name] = &c
 	}
 	next.horizon = upTo
 	e.cur.Store(&next)

@@ -1,49 +1,65 @@
 package engine
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/tidwall/btree"
 )
 
-// rowItem is one stored row. Items are values inside the B-tree nodes (no
-// per-row pointer), and row holds the canonical encoding, which keeps
-// memory close to the raw data size.
+// rowItem is one stored row: its record (key, canonical encoding and LSN
+// in one pointer-free allocation, see rec) and its row hash, kept beside
+// the pointer so that deletes and replacements subtract it without
+// re-hashing and readers get it without hashing.
 type rowItem struct {
-	key  string
-	row  string // EncodeRow bytes, immutable
-	lsn  uint64 // LSN of the change that last wrote the row
+	r    rec
 	hash uint64 // RowHash(table, key, row), paid once on write
 }
 
-// idxItem is one secondary-index entry: the index key followed by the
-// primary key (unique even for non-unique indexes), pointing at the row.
-type idxItem struct {
-	key string
-	pk  string
+func (it rowItem) key() string { return it.r.key() }
+
+// idxItem is one secondary-index entry: a rec whose key is the index key
+// followed by the primary key (unique even for non-unique indexes),
+// pointing at the row. Both parts are prefix-free encodings, so pkOf can
+// split them. Items are one pointer, so the leaf copies that random-position
+// index writes cause are small.
+type idxItem = rec
+
+func newIdxEntry(k []byte, pk string) idxItem {
+	n := len(k) + len(pk)
+	b := make([]byte, 0, uvarintLen(uint64(n))+n+2)
+	b = binary.AppendUvarint(b, uint64(n))
+	b = append(append(b, k...), pk...)
+	b = append(b, 0, 0) // LSN and row length: unused
+	return rec{unsafe.SliceData(b)}
 }
 
-type tombItem struct {
-	key string
-	lsn uint64
-}
+// A tombstone is a rec without a row.
+type tombItem = rec
 
-type btreeIdx = btree.BTreeG[idxItem]
+type (
+	rowTree  = cowTree[rowItem]
+	btreeIdx = cowTree[idxItem]
+	tombTree = cowTree[tombItem]
+)
 
-var btreeOpts = btree.Options{NoLocks: true, Degree: 64}
+// Node sizes. Row and tombstone trees mostly grow at the end (Load keeps
+// their nodes full); index trees take random-position writes, where every
+// touched leaf is copied once per change set, so their leaves are smaller.
+const (
+	rowNodeItems = 127
+	idxNodeItems = 63
+)
 
-func newRowTree() *btree.BTreeG[rowItem] {
-	return btree.NewBTreeGOptions(func(a, b rowItem) bool { return a.key < b.key }, btreeOpts)
-}
+func newRowTree() *rowTree { return newCowTree(rowNodeItems, rowItem.key) }
 
-func newIdxTree() *btree.BTreeG[idxItem] {
-	return btree.NewBTreeGOptions(func(a, b idxItem) bool { return a.key < b.key }, btreeOpts)
-}
+func newIdxTree() *btreeIdx { return newCowTree(idxNodeItems, rec.key) }
 
-func newTombTree() *btree.BTreeG[tombItem] {
-	return btree.NewBTreeGOptions(func(a, b tombItem) bool { return a.key < b.key }, btreeOpts)
-}
+func newTombTree() *tombTree { return newCowTree(rowNodeItems, rec.key) }
+
+// pkOf returns the primary key in the key e of an entry of an index on
+// ncols columns.
+func pkOf(e string, ncols int) string { return e[skipKeyValues(e, ncols):] }
 
 // tableState is one table inside a State. Once its State is published it
 // is never modified; Apply clones it (O(1) per tree) before changing it.
@@ -51,9 +67,10 @@ type tableState struct {
 	def        *TableDef
 	defLSN     uint64 // LSN of the last DDL on this table
 	createdLSN uint64 // LSN since which the row set is incremental (create, truncate, rewrite)
-	rows       *btree.BTreeG[rowItem]
-	idx        []*btree.BTreeG[idxItem] // parallel to def.Indexes
-	tombs      *btree.BTreeG[tombItem]
+	rows       *rowTree
+	idx        []*btreeIdx // parallel to def.Indexes
+	tombs      *tombTree
+	log        changeLog // writes since log.start, for ChangesSince
 	hashSum    uint64
 	leaves     leafSet
 	rowIDSeq   int64
@@ -65,7 +82,7 @@ type tableState struct {
 func (t *tableState) clone() *tableState {
 	c := *t
 	c.rows = t.rows.Copy()
-	c.idx = make([]*btree.BTreeG[idxItem], len(t.idx))
+	c.idx = make([]*btreeIdx, len(t.idx))
 	for i, ix := range t.idx {
 		c.idx[i] = ix.Copy()
 	}
@@ -145,14 +162,17 @@ func (t Table) Sequence(col int) int64 {
 
 // Get returns the row with the given encoded key.
 func (t Table) Get(key string) (RowRef, bool) {
-	it, ok := t.t.rows.Get(rowItem{key: key})
+	it, ok := t.t.rows.Get(key)
 	if !ok {
 		return RowRef{}, false
 	}
 	return it.ref(), true
 }
 
-func (it rowItem) ref() RowRef { return RowRef{Key: it.key, Enc: it.row, LSN: it.lsn, Hash: it.hash} }
+func (it rowItem) ref() RowRef {
+	k, row, lsn := it.r.fields()
+	return RowRef{Key: k, Enc: row, LSN: lsn, Hash: it.hash}
+}
 
 // Scan calls fn for every row in key order until fn returns false.
 func (t Table) Scan(fn func(RowRef) bool) {
@@ -163,7 +183,7 @@ func (t Table) Scan(fn func(RowRef) bool) {
 // are open) until fn returns false.
 func (t Table) ScanRange(lo, hi []byte, fn func(RowRef) bool) {
 	visit := func(it rowItem) bool {
-		if hi != nil && it.key >= string(hi) {
+		if hi != nil && it.key() >= string(hi) {
 			return false
 		}
 		return fn(it.ref())
@@ -172,7 +192,7 @@ func (t Table) ScanRange(lo, hi []byte, fn func(RowRef) bool) {
 		t.t.rows.Scan(visit)
 		return
 	}
-	t.t.rows.Ascend(rowItem{key: string(lo)}, visit)
+	t.t.rows.Ascend(string(lo), visit)
 }
 
 // Descend calls fn for every row in descending key order.
@@ -186,11 +206,13 @@ func (t Table) Descend(fn func(RowRef) bool) {
 // prefix when hi = PrefixEnd(lo).
 func (t Table) IndexScan(ix int, lo, hi []byte, fn func(RowRef) bool) {
 	tree := t.t.idx[ix]
-	visit := func(e idxItem) bool {
-		if hi != nil && e.key >= string(hi) {
+	ncols := len(t.t.def.Indexes[ix].Columns)
+	visit := func(ie idxItem) bool {
+		e := ie.key()
+		if hi != nil && e >= string(hi) {
 			return false
 		}
-		it, ok := t.t.rows.Get(rowItem{key: e.pk})
+		it, ok := t.t.rows.Get(pkOf(e, ncols))
 		if !ok {
 			return true // cannot happen: index and rows change together
 		}
@@ -200,13 +222,13 @@ func (t Table) IndexScan(ix int, lo, hi []byte, fn func(RowRef) bool) {
 		tree.Scan(visit)
 		return
 	}
-	tree.Ascend(idxItem{key: string(lo)}, visit)
+	tree.Ascend(string(lo), visit)
 }
 
 // Tombstones calls fn for every tombstone (deleted key and the LSN of its
 // deletion) in key order.
 func (t Table) Tombstones(fn func(key string, lsn uint64) bool) {
-	t.t.tombs.Scan(func(it tombItem) bool { return fn(it.key, it.lsn) })
+	t.t.tombs.Scan(func(r tombItem) bool { k, _, lsn := r.fields(); return fn(k, lsn) })
 }
 
 // KeyOf returns the encoded primary key of a row of this table. It fails

@@ -1,0 +1,416 @@
+package engine
+
+import (
+	"strings"
+	"sync/atomic"
+)
+
+// cowTree is an ordered copy-on-write B-tree of items identified by a
+// string key (adapted from tidwall/btree's BTreeG, MIT licensed). It differs
+// where the engine's memory and write paths need it:
+//
+//   - searches take the key as a string, so a lookup builds no probe item;
+//   - node item arrays are sized to what they hold (grown on demand, never
+//     beyond the node maximum), so memory follows the item count and not the
+//     fill factor;
+//   - Load (append after the last key) splits a full rightmost node by
+//     moving only the new item right, leaving full nodes behind, where a
+//     middle split would leave every node of a sequential load half empty.
+//
+// Copy is O(1): both trees share nodes, and a node is copied the first time
+// a tree that does not own it writes to it. After Copy the source must not
+// be modified (published states never are), which is what lets Copy leave
+// the source untouched and readers of it race-free.
+type cowTree[T any] struct {
+	iso   uint64
+	root  *cowNode[T]
+	count int
+	max   int // items per node; a node has max+1 children at most
+	keyOf func(T) string
+}
+
+type cowNode[T any] struct {
+	iso      uint64
+	items    []T
+	children []*cowNode[T] // nil for a leaf
+}
+
+var cowIsoSeq atomic.Uint64
+
+func newCowTree[T any](maxItems int, keyOf func(T) string) *cowTree[T] {
+	return &cowTree[T]{iso: cowIsoSeq.Add(1), max: maxItems, keyOf: keyOf}
+}
+
+// Copy returns a tree sharing every node with tr. tr must not be modified
+// afterwards.
+func (tr *cowTree[T]) Copy() *cowTree[T] {
+	c := *tr
+	c.iso = cowIsoSeq.Add(1)
+	return &c
+}
+
+// Len returns the number of items.
+func (tr *cowTree[T]) Len() int { return tr.count }
+
+func (n *cowNode[T]) leaf() bool { return n.children == nil }
+
+// search returns the position of key in n, or where it would be inserted.
+func (tr *cowTree[T]) search(n *cowNode[T], key string) (int, bool) {
+	lo, hi := 0, len(n.items)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		switch c := strings.Compare(tr.keyOf(n.items[h]), key); {
+		case c == 0:
+			return h, true
+		case c < 0:
+			lo = h + 1
+		default:
+			hi = h
+		}
+	}
+	return lo, false
+}
+
+// mut returns *cn owned by tr, copying it first if it is shared.
+func (tr *cowTree[T]) mut(cn **cowNode[T]) *cowNode[T] {
+	n := *cn
+	if n.iso == tr.iso {
+		return n
+	}
+	c := &cowNode[T]{iso: tr.iso}
+	c.items = make([]T, len(n.items), min(tr.max, len(n.items)+1))
+	copy(c.items, n.items)
+	if n.children != nil {
+		c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
+		copy(c.children, n.children)
+	}
+	*cn = c
+	return c
+}
+
+// insertAt inserts v at i of s, growing s to at most limit.
+func insertAt[E any](s []E, i int, v E, limit int) []E {
+	if len(s) == cap(s) {
+		ns := make([]E, len(s), min(limit, max(4, 2*len(s))))
+		copy(ns, s)
+		s = ns
+	}
+	s = s[:len(s)+1]
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
+}
+
+func removeAt[E any](s []E, i int) []E {
+	var zero E
+	copy(s[i:], s[i+1:])
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
+
+// Get returns the item with the given key.
+func (tr *cowTree[T]) Get(key string) (T, bool) {
+	n := tr.root
+	for n != nil {
+		i, found := tr.search(n, key)
+		if found {
+			return n.items[i], true
+		}
+		if n.leaf() {
+			break
+		}
+		n = n.children[i]
+	}
+	var zero T
+	return zero, false
+}
+
+// Set inserts item, or replaces the item with the same key and returns it.
+func (tr *cowTree[T]) Set(item T) (prev T, replaced bool) {
+	return tr.set(item, false)
+}
+
+// Load is Set for an item that most likely sorts after every item (a
+// sequential load): it appends without a search and splits full nodes at
+// their end. Any other item is Set.
+func (tr *cowTree[T]) Load(item T) (prev T, replaced bool) {
+	if tr.root == nil {
+		return tr.set(item, false)
+	}
+	key := tr.keyOf(item)
+	n := tr.root
+	for !n.leaf() {
+		n = n.children[len(n.children)-1]
+	}
+	if tr.keyOf(n.items[len(n.items)-1]) >= key {
+		return tr.set(item, false)
+	}
+	if len(n.items) < tr.max {
+		n = tr.mut(&tr.root)
+		for !n.leaf() {
+			n = tr.mut(&n.children[len(n.children)-1])
+		}
+		n.items = insertAt(n.items, len(n.items), item, tr.max)
+		tr.count++
+		var zero T
+		return zero, false
+	}
+	return tr.set(item, true)
+}
+
+func (tr *cowTree[T]) set(item T, appending bool) (prev T, replaced bool) {
+	if tr.root == nil {
+		tr.root = &cowNode[T]{iso: tr.iso, items: make([]T, 1)}
+		tr.root.items[0] = item
+		tr.count = 1
+		return prev, false
+	}
+	key := tr.keyOf(item)
+	prev, replaced, split := tr.nodeSet(&tr.root, item, key, appending)
+	if split {
+		left := tr.mut(&tr.root)
+		right, median := tr.split(left, appending)
+		root := &cowNode[T]{iso: tr.iso, items: make([]T, 1, 4), children: make([]*cowNode[T], 2, 5)}
+		root.items[0] = median
+		root.children[0], root.children[1] = left, right
+		tr.root = root
+		return tr.set(item, appending)
+	}
+	if !replaced {
+		tr.count++
+	}
+	return prev, replaced
+}
+
+// split moves the upper part of a full node n into a new right node and
+// returns it with the median item. An appending split keeps n full.
+func (tr *cowTree[T]) split(n *cowNode[T], appending bool) (*cowNode[T], T) {
+	i := tr.max / 2
+	if appending {
+		i = tr.max - 1
+	}
+	median := n.items[i]
+	right := &cowNode[T]{iso: tr.iso}
+	right.items = make([]T, len(n.items)-i-1, max(4, len(n.items)-i))
+	copy(right.items, n.items[i+1:])
+	if !n.leaf() {
+		right.children = make([]*cowNode[T], len(n.children)-i-1, max(4, len(n.children)-i))
+		copy(right.children, n.children[i+1:])
+		clear(n.children[i+1:])
+		n.children = n.children[:i+1]
+	}
+	clear(n.items[i:])
+	n.items = n.items[:i]
+	return right, median
+}
+
+func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending bool) (prev T, replaced, split bool) {
+	n := *cn
+	i, found := tr.search(n, key)
+	if found {
+		n = tr.mut(cn)
+		prev, n.items[i] = n.items[i], item
+		return prev, true, false
+	}
+	if n.leaf() {
+		if len(n.items) == tr.max {
+			return prev, false, true
+		}
+		n = tr.mut(cn)
+		n.items = insertAt(n.items, i, item, tr.max)
+		return prev, false, false
+	}
+	n = tr.mut(cn)
+	prev, replaced, split = tr.nodeSet(&n.children[i], item, key, appending)
+	if split {
+		if len(n.items) == tr.max {
+			return prev, false, true
+		}
+		child := tr.mut(&n.children[i])
+		right, median := tr.split(child, appending)
+		n.children = insertAt(n.children, i+1, right, tr.max+1)
+		n.items = insertAt(n.items, i, median, tr.max)
+		return tr.nodeSet(cn, item, key, appending)
+	}
+	return prev, replaced, false
+}
+
+// Delete removes the item with the given key and returns it. Deleting an
+// absent key copies the nodes on its path all the same: callers that do not
+// know whether the key is present ask Get first.
+func (tr *cowTree[T]) Delete(key string) (T, bool) {
+	if tr.root == nil {
+		var zero T
+		return zero, false
+	}
+	prev, deleted := tr.delete(&tr.root, false, key)
+	if !deleted {
+		return prev, false
+	}
+	if len(tr.root.items) == 0 && !tr.root.leaf() {
+		tr.root = tr.root.children[0]
+	}
+	tr.count--
+	if tr.count == 0 {
+		tr.root = nil
+	}
+	return prev, true
+}
+
+// delete removes key from the subtree at cn, or its greatest item when
+// maxItem is set (used to refill an inner node).
+func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string) (T, bool) {
+	var zero T
+	n := *cn
+	var i int
+	var found bool
+	if maxItem {
+		i, found = len(n.items)-1, true
+	} else {
+		i, found = tr.search(n, key)
+	}
+	if n.leaf() {
+		if !found {
+			return zero, false
+		}
+		n = tr.mut(cn)
+		prev := n.items[i]
+		n.items = removeAt(n.items, i)
+		return prev, true
+	}
+	n = tr.mut(cn)
+	var prev T
+	if found {
+		if maxItem {
+			i++
+			prev, _ = tr.delete(&n.children[i], true, "")
+		} else {
+			prev = n.items[i]
+			n.items[i], _ = tr.delete(&n.children[i], true, "")
+		}
+	} else {
+		var deleted bool
+		if prev, deleted = tr.delete(&n.children[i], false, key); !deleted {
+			return zero, false
+		}
+	}
+	if len(n.children[i].items) < tr.max/2 {
+		tr.rebalance(n, i)
+	}
+	return prev, true
+}
+
+// rebalance refills child i of n after a delete left it under the minimum.
+func (tr *cowTree[T]) rebalance(n *cowNode[T], i int) {
+	if i == len(n.items) {
+		i--
+	}
+	left := tr.mut(&n.children[i])
+	right := tr.mut(&n.children[i+1])
+	if len(left.items)+len(right.items) < tr.max {
+		items := make([]T, 0, len(left.items)+1+len(right.items))
+		left.items = append(append(append(items, left.items...), n.items[i]), right.items...)
+		if !left.leaf() {
+			children := make([]*cowNode[T], 0, len(left.children)+len(right.children))
+			left.children = append(append(children, left.children...), right.children...)
+		}
+		n.items = removeAt(n.items, i)
+		n.children = removeAt(n.children, i+1)
+		return
+	}
+	if len(left.items) > len(right.items) {
+		right.items = insertAt(right.items, 0, n.items[i], tr.max)
+		n.items[i] = left.items[len(left.items)-1]
+		left.items = removeAt(left.items, len(left.items)-1)
+		if !left.leaf() {
+			right.children = insertAt(right.children, 0, left.children[len(left.children)-1], tr.max+1)
+			left.children = removeAt(left.children, len(left.children)-1)
+		}
+		return
+	}
+	left.items = insertAt(left.items, len(left.items), n.items[i], tr.max)
+	n.items[i] = right.items[0]
+	right.items = removeAt(right.items, 0)
+	if !left.leaf() {
+		left.children = insertAt(left.children, len(left.children), right.children[0], tr.max+1)
+		right.children = removeAt(right.children, 0)
+	}
+}
+
+// Scan calls fn for every item in key order until fn returns false.
+func (tr *cowTree[T]) Scan(fn func(T) bool) {
+	if tr.root != nil {
+		tr.scan(tr.root, fn)
+	}
+}
+
+func (tr *cowTree[T]) scan(n *cowNode[T], fn func(T) bool) bool {
+	if n.leaf() {
+		for _, it := range n.items {
+			if !fn(it) {
+				return false
+			}
+		}
+		return true
+	}
+	for i, it := range n.items {
+		if !tr.scan(n.children[i], fn) || !fn(it) {
+			return false
+		}
+	}
+	return tr.scan(n.children[len(n.children)-1], fn)
+}
+
+// Ascend calls fn for the items with key >= from in key order until fn
+// returns false.
+func (tr *cowTree[T]) Ascend(from string, fn func(T) bool) {
+	if tr.root != nil {
+		tr.ascend(tr.root, from, fn)
+	}
+}
+
+func (tr *cowTree[T]) ascend(n *cowNode[T], from string, fn func(T) bool) bool {
+	i, found := tr.search(n, from)
+	if !found && !n.leaf() {
+		if !tr.ascend(n.children[i], from, fn) {
+			return false
+		}
+	}
+	for ; i < len(n.items); i++ {
+		if !fn(n.items[i]) {
+			return false
+		}
+		if !n.leaf() && !tr.scan(n.children[i+1], fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// Reverse calls fn for every item in descending key order until fn
+// returns false.
+func (tr *cowTree[T]) Reverse(fn func(T) bool) {
+	if tr.root != nil {
+		tr.reverse(tr.root, fn)
+	}
+}
+
+func (tr *cowTree[T]) reverse(n *cowNode[T], fn func(T) bool) bool {
+	if n.leaf() {
+		for i := len(n.items) - 1; i >= 0; i-- {
+			if !fn(n.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if !tr.reverse(n.children[len(n.children)-1], fn) {
+		return false
+	}
+	for i := len(n.items) - 1; i >= 0; i-- {
+		if !fn(n.items[i]) || !tr.reverse(n.children[i], fn) {
+			return false
+		}
+	}
+	return true
+}
