@@ -5,8 +5,19 @@
 // Every figure is the median of several runs, shown with its min and max;
 // comparisons are ratios taken in the same run because the machine is
 // shared and noisy. Rows whose anchor tool is missing (PostgreSQL server,
-// etcd) are printed with the reason instead of a figure. Nothing is left
-// running: every process started is stopped before main returns.
+// etcd) are printed with the reason instead of a figure; a measurement
+// that fails is printed as FAILED. Nothing is left running: every process
+// started (PostgreSQL, etcd members, heliosdb-lite nodes built from this
+// checkout) is killed and its directory removed before main returns.
+//
+// The rows that need servers run real processes on loopback: pgbench
+// against one node with --data-dir and through the leader of a 3-node
+// cluster (cluster A, product build), beside PostgreSQL 15; replicated
+// single-row writes and leader failover on cluster A beside a 3-member
+// etcd cluster (puts over its JSON gateway); and on cluster B (the
+// heliosdb_debug build, for the anti-entropy corruption endpoint) the
+// generated dataset restored, anti-entropy rounds, a cluster-wide dump
+// under writes, and rejoins after a restart and after a wiped data dir.
 //
 //	go run ./cmd/heliosdb-bench [-size MB] [-runs N] [-smoke] [-out docs/benchmarks.md]
 package main
@@ -22,7 +33,7 @@ import (
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.SizeMB, "size", 128, "logical size of the generated dataset in MB")
+	flag.IntVar(&cfg.SizeMB, "size", 64, "logical size of the generated dataset in MB")
 	flag.IntVar(&cfg.Runs, "runs", 3, "runs per figure (median, min, max)")
 	flag.BoolVar(&cfg.Smoke, "smoke", false, "tiny sizes: check that every row is produced, not how fast")
 	flag.StringVar(&cfg.Out, "out", "docs/benchmarks.md", "markdown file to write the table to (empty: none)")

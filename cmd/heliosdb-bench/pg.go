@@ -173,22 +173,26 @@ func (s *pgServer) stop() {
 }
 
 // pgRows measures pg_dump and restores on the same rows as ours.
-func pgRows(ctx context.Context, cfg config, rep *report, raw int64, ours map[string]stat, logf func(string, ...any)) {
-	names := []string{"dump none", "dump lz4", "dump zstd", "restore none", "restore lz4", "restore zstd", "pgbench"}
+//
+// It returns the pgbench anchor (TPC-B-like and select-only runs on
+// PostgreSQL), or why there is none.
+func pgRows(ctx context.Context, cfg config, rep *report, raw int64, ours map[string]stat, logf func(string, ...any)) (pgbench map[string][]pgbenchResult, pgbenchErr string) {
+	names := []string{"dump none", "dump lz4", "dump zstd", "restore none", "restore lz4", "restore zstd"}
 	skipAll := func(reason string) {
 		for _, n := range names {
 			rep.skip(n+" vs PostgreSQL 15", reason)
 		}
+		pgbenchErr = reason
 	}
 	if err := ensureTool(cfg, pgBin("postgres"), "postgresql", logf); err != nil {
 		skipAll(err.Error())
-		return
+		return nil, pgbenchErr
 	}
 	for _, t := range []string{"zstd", "lz4"} {
 		if _, err := exec.LookPath(t); err != nil {
 			if err := ensureTool(cfg, "/usr/bin/"+t, t, logf); err != nil {
 				skipAll(err.Error())
-				return
+				return nil, pgbenchErr
 			}
 		}
 	}
@@ -196,25 +200,25 @@ func pgRows(ctx context.Context, cfg config, rep *report, raw int64, ours map[st
 	pg, err := startPG(ctx, logf)
 	if err != nil {
 		skipAll(err.Error())
-		return
+		return nil, pgbenchErr
 	}
 	defer pg.stop()
 	n := rowsFor(cfg)
 	if err := pg.psql(ctx, "CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, label text, at timestamptz)"); err != nil {
 		skipAll(err.Error())
-		return
+		return nil, pgbenchErr
 	}
 	logf("loading %d rows into PostgreSQL", n)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeCSV(pw, n, 1)) }()
 	if err := pg.shell(ctx, `psql -X -q -v ON_ERROR_STOP=1 -c "\copy bench FROM STDIN WITH (FORMAT csv)" && psql -X -q -c "VACUUM ANALYZE bench"`, pr); err != nil {
 		skipAll(err.Error())
-		return
+		return nil, pgbenchErr
 	}
 	work, err := os.MkdirTemp("", "heliosdb-bench-dumps-")
 	if err != nil {
 		skipAll(err.Error())
-		return
+		return nil, pgbenchErr
 	}
 	defer os.RemoveAll(work)
 	files := map[string]string{"none": filepath.Join(work, "d.dump"), "lz4": filepath.Join(work, "d.sql.lz4"), "zstd": filepath.Join(work, "d.sql.zst")}
@@ -263,33 +267,15 @@ func pgRows(ctx context.Context, cfg config, rep *report, raw int64, ours map[st
 		}
 		rep.add(row{Name: "restore " + c + ": ours (Load) vs PostgreSQL", Unit: "MB/s", Ours: ours["load "+c], AnchorName: restoreAnchorName(c), Anchor: rates(raw, ds), Target: "≥300", Met: met(ours["load "+c].Med >= 300)})
 	}
-	// pgbench anchor: PostgreSQL alone (our server's pgbench run is not in
-	// this harness yet, see the note).
+	// pgbench anchor: the rows are added beside our server's figures
+	// (pgbenchOurs), in the same run.
 	logf("pgbench on PostgreSQL")
-	scale := 10
-	clients, secs := 8, 20
-	if cfg.Smoke {
-		scale, secs = 1, 2
+	env := []string{"PGHOST=" + pg.dir, "PGPORT=" + strconv.Itoa(pg.port), "PGUSER=postgres"}
+	res, err := pgbenchSeries(ctx, cfg, env, "postgres", "")
+	if err != nil {
+		return nil, err.Error()
 	}
-	if err := pg.shell(ctx, fmt.Sprintf("pgbench -i -q -s %d postgres", scale), nil); err != nil {
-		rep.skip("pgbench vs PostgreSQL 15", err.Error())
-		return
-	}
-	for _, mode := range []struct{ name, flag string }{{"TPC-B-like", ""}, {"select-only", "-S"}} {
-		var xs []float64
-		for i := 0; i < min(cfg.Runs, 3); i++ {
-			tps, err := pgbenchTPS(ctx, pg, fmt.Sprintf("pgbench -n %s -c %d -j 2 -T %d postgres", mode.flag, clients, secs))
-			if err != nil {
-				rep.skip("pgbench "+mode.name, err.Error())
-				break
-			}
-			xs = append(xs, tps)
-		}
-		if len(xs) > 0 {
-			rep.add(row{Name: "pgbench " + mode.name + " 8 clients, scale " + strconv.Itoa(scale), Unit: "TPS", AnchorName: "PostgreSQL 15 (fsync on)", Anchor: newStat(xs),
-				Skipped: "ours not measured: the harness does not start our server yet (only the PostgreSQL anchor ran)"})
-		}
-	}
+	return res, ""
 }
 
 func firstWord(s, c string) string {
@@ -317,32 +303,4 @@ func restoreAnchorName(c string) string {
 		return "zstd -dc | psql"
 	}
 	return "pg_restore"
-}
-
-func pgbenchTPS(ctx context.Context, s *pgServer, script string) (float64, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", script)
-	cmd.Env = append(os.Environ(), "PGHOST="+s.dir, "PGPORT="+strconv.Itoa(s.port), "PGUSER=postgres")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %v: %s", script, err, lastLines(out))
-	}
-	var tps float64
-	for _, l := range splitLines(string(out)) {
-		if _, e := fmt.Sscanf(l, "tps = %f", &tps); e == nil {
-			return tps, nil
-		}
-	}
-	return 0, fmt.Errorf("no tps in pgbench output: %s", lastLines(out))
-}
-
-func splitLines(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -22,12 +23,18 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(log, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
+	l, err := newLab(logf)
+	if err != nil {
+		return rep, err
+	}
+	defer l.close()
 	ours := map[string]stat{}
 	e, raw, err := inProcess(ctx, cfg, rep, ours, logf)
 	if err != nil {
 		return rep, err
 	}
-	pgRows(ctx, cfg, rep, raw, ours, logf)
+	db := bigDBOf(e, raw)
+	pgAnchor, pgErr := pgRows(ctx, cfg, rep, raw, ours, logf)
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
@@ -35,17 +42,52 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if err := engineRows(ctx, cfg, rep, e); err != nil {
 		return rep, err
 	}
-	for _, name := range []string{
-		"replicated writes 1/8/64 clients vs etcd (puts)",
-		"failover: leader SIGKILL to first write vs etcd",
-		"rejoin: restart from snapshot + log, snapshot install",
-		"anti-entropy round over 10M rows, 0/100 differing",
-	} {
-		rep.skip(name, "not in this harness yet (needs the 3-node cluster launcher and an etcd anchor)")
+	e = nil
+	runtime.GC()
+	clusterRows(ctx, cfg, rep, l, pgAnchor, pgErr, db, logf)
+	if err := ctx.Err(); err != nil {
+		return rep, err
 	}
 	rep.Elapsed = time.Since(start)
 	rep.Env = append(rep.Env, fmt.Sprintf("elapsed: %s", rep.Elapsed.Round(time.Second)))
 	return rep, nil
+}
+
+// bigDBOf describes the generated dataset loaded into cluster B.
+func bigDBOf(e *engine.Engine, raw int64) bigDB {
+	tb, _ := e.Snapshot().Table(tableName)
+	return bigDB{rows: tb.Len(), raw: raw}
+}
+
+// clusterRows runs everything that needs server processes: pgbench on
+// our single node and 3-node cluster (A), replicated writes and failover
+// against etcd, then cluster B (anti-entropy, cluster dump, rejoin).
+func clusterRows(ctx context.Context, cfg config, rep *report, l *lab, pgAnchor map[string][]pgbenchResult, pgErr string, db bigDB, logf func(string, ...any)) {
+	logf("building heliosdb-lite (product and heliosdb_debug builds)")
+	bins, err := l.build(ctx)
+	if err != nil {
+		for _, n := range []string{"pgbench", "replicated writes", "failover", "anti-entropy", "cluster dump", "rejoin"} {
+			rep.fail(n, err)
+		}
+		return
+	}
+	a := pgbenchOurs(ctx, cfg, rep, l, bins.normal, pgAnchor, pgErr, logf)
+	var ours replicated
+	if a != nil {
+		ours = oursReplicated(ctx, cfg, a, logf)
+		a.stop()
+	} else {
+		ours.err = errors.New("cluster A did not start (see the pgbench row)")
+	}
+	var et replicated
+	etcdMissing := ""
+	if err := ensureTool(cfg, etcdBin, "etcd-server", logf); err != nil {
+		etcdMissing = err.Error()
+	} else {
+		et = etcdReplicated(ctx, cfg, l, logf)
+	}
+	replicatedRows(rep, cfg, ours, et, etcdMissing)
+	clusterBRows(ctx, cfg, rep, l, bins.debug, db, logf)
 }
 
 // engineRows: apply throughput, Snapshot(), snapshots full vs incremental
