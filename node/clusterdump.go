@@ -134,6 +134,11 @@ func (n *Node) writeClusterDump(m fsm.DumpMark, rec *DumpRecord, snap *engine.Sn
 		return err
 	}
 	wo.Level, wo.Tables = m.Level, m.Tables
+	// A background dump must not starve the writes going on meanwhile:
+	// one compression worker leaves the other cores to the node's work
+	// (every node of the cluster dumps at once, and in a local cluster
+	// they share the same cores).
+	wo.Workers = 1
 	id, err := uuid.Parse(m.ID)
 	if err != nil {
 		return fmt.Errorf("bad dump id %q: %w", m.ID, err)
