@@ -53,6 +53,9 @@ type conn struct {
 	skipUntilSync bool
 	// reported holds the ParameterStatus values the client has been sent.
 	reported map[string]string
+	// paramVersion is the Session's ParameterVersion when reported was
+	// last brought up to date (ParameterVersioner sessions only).
+	paramVersion uint64
 	// pending estimates the bytes queued in be since the last Flush.
 	pending int
 
@@ -264,10 +267,28 @@ var defaultParameters = map[string]string{
 	"is_superuser":                "off",
 }
 
+// ParameterVersioner may be implemented by a Session whose parameters
+// rarely change: ParameterVersion returns a value that changes whenever
+// ParameterStatus would return something different, so the connection
+// skips rebuilding and comparing them before every ReadyForQuery. Called
+// on the connection's goroutine; must be cheap.
+type ParameterVersioner interface {
+	ParameterVersion() uint64
+}
+
 // sendParameterStatus queues a ParameterStatus for every parameter whose
 // value the client has not seen yet: all of them after startup, the ones a
 // SET changed afterwards.
 func (c *conn) sendParameterStatus() {
+	pv, versioned := c.sess.(ParameterVersioner)
+	var version uint64
+	if versioned {
+		version = pv.ParameterVersion()
+		if len(c.reported) > 0 && version == c.paramVersion {
+			return
+		}
+	}
+	defer func() { c.paramVersion = version }()
 	params := c.sessionParams()
 	if len(c.reported) == 0 {
 		for k, v := range defaultParameters {

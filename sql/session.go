@@ -53,6 +53,20 @@ func (s *Session) ParameterStatus() map[string]string {
 	return out
 }
 
+// ParameterVersion implements pgwire.ParameterVersioner: a hash of the
+// reported settings.
+func (s *Session) ParameterVersion() uint64 {
+	h := uint64(14695981039346656037)
+	for _, k := range reportedSettings {
+		v := s.settings[k]
+		for i := 0; i < len(v); i++ {
+			h = (h ^ uint64(v[i])) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211
+	}
+	return h
+}
+
 // Close implements pgwire.Session: an open transaction is rolled back.
 func (s *Session) Close() {
 	s.tx = nil
