@@ -206,6 +206,39 @@ func TestClusterDump(t *testing.T) {
 		}
 	}
 
+	// An appended incremental cluster dump chains on every node alike.
+	if _, err := c.Exec(ctx, "update acct set balance = 0 where id <= 10"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "delete from acct where id > 490"); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := nodes[1].ClusterDump(ctx, ClusterDumpOptions{Compression: "zstd", AppendTo: res.Name + ".heliodump", Wait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inc.Agree {
+		t.Fatalf("appended dump checksums differ: %+v", inc.Records)
+	}
+	for _, r := range inc.Records {
+		if r.Status != "done" || r.Checksum != inc.Records[0].Checksum {
+			t.Fatalf("append on %s: %+v", r.Node, r)
+		}
+		f, err := os.Open(r.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr, err := snapshot.Load(ctx, f, nil)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", r.Path, err)
+		}
+		tb, _ := lr.State.Table("acct")
+		if len(lr.Segments) != 2 || tb.Len() != 490 || lr.State.LSN() > inc.LSN {
+			t.Fatalf("%s: %d segments, %d rows, LSN %d (marker %d)", r.Path, len(lr.Segments), tb.Len(), lr.State.LSN(), inc.LSN)
+		}
+	}
+
 	// Node 3 down during a dump: reported missing, then writes the same
 	// file once it is back.
 	_ = nodes[2].Close()
@@ -266,7 +299,7 @@ func TestClusterDump(t *testing.T) {
 		t.Fatalf("catalog: %+v %v", entries, problems)
 	}
 	for _, e := range entries {
-		if len(e.Nodes) != 3 || e.Kind != "full" || !strings.HasPrefix(e.Verified, "ok ") {
+		if len(e.Nodes) != 3 || (e.Kind != "full" && e.Kind != "full+1 inc") || !strings.HasPrefix(e.Verified, "ok ") {
 			t.Fatalf("catalog entry: %+v", e)
 		}
 	}
