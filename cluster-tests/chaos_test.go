@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -137,7 +139,7 @@ func TestChaos(t *testing.T) {
 		}(i)
 	}
 
-	faults := []string{"kill-leader", "kill-follower", "pause-leader", "isolate-leader", "random-halves", "one-way-leader-out", "slow-links"}
+	faults := []string{"kill-leader", "kill-follower", "pause-leader", "isolate-leader", "random-halves", "one-way-leader-out", "slow-links", "leave-rejoin"}
 	end := time.Now().Add(dur)
 	for time.Now().Before(end) {
 		kind := faults[c.Rand.IntN(len(faults))]
@@ -246,6 +248,27 @@ func (c *Cluster) injectFault(kind string, hold time.Duration) time.Duration {
 		c.SlowLinks(time.Duration(5+c.Rand.IntN(40)) * time.Millisecond)
 		probe()
 		c.Heal()
+	case "leave-rejoin":
+		// A membership change under load: a follower leaves gracefully
+		// (removed from raft at once), the two others go on, then it comes
+		// back with its old data and is re-added, non-voter then voter.
+		f := c.others(leader)[c.Rand.IntN(len(c.others(leader)))]
+		if out, errOut, code := proctest.Run(c.t, "leave", "--http-addr", f.HTTPAddr()); code != 0 {
+			c.t.Logf("leave %s: exit %d: %s%s", f.ID, code, out, errOut)
+		}
+		if !f.Wait(20 * time.Second) {
+			f.Kill()
+		}
+		probe()
+		f.launch()
+		c.WaitMembers(90*time.Second, f.ID+" voter again", func(ms []memberView) error {
+			for _, m := range ms {
+				if m.NodeID == f.ID && m.Voter {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s not a voter yet", f.ID)
+		})
 	}
 	return served
 }
