@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/heliosdb/heliosdb-lite/antientropy"
 	"github.com/heliosdb/heliosdb-lite/engine"
 	"github.com/heliosdb/heliosdb-lite/fsm"
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 	"github.com/heliosdb/heliosdb-lite/replication"
 )
 
@@ -41,12 +43,7 @@ type tcluster struct {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreePort(t)))
 }
 
 type tWriter struct {

@@ -16,16 +16,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	p, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreePort(t)))
 }
 
 // testLogWriter collects a node's log and prints it only if the test

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 )
 
 // kvFSM is a tiny key/value FSM. Commands: "set k v" (response: previous
@@ -126,12 +129,7 @@ func (w *tWriter) Write(p []byte) (int, error) {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreePort(t)))
 }
 
 // testConfig derives from DefaultConfig with short timers for loopback.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 )
 
 // lab owns every process and temporary directory the cluster rows start,
@@ -140,14 +141,8 @@ func (p *proc) logTail() string {
 // freePort returns a loopback port that was free a moment ago (another
 // engineer's process may take it meanwhile: starts retry on "address
 // already in use").
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// Ports come from below the ephemeral range (see proctest.PickPort).
+func freePort() (int, error) { return proctest.PickPort() }
 
 func freePorts(n int) ([]int, error) {
 	out := make([]int, n)

@@ -8,6 +8,7 @@ package proctest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -65,14 +66,48 @@ func repoRoot() string {
 func RepoRoot() string { return repoRoot() }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// Ports come from 20000-32767, below Linux's ephemeral range (32768 and
+// up): a port that ":0" hands out is an ephemeral one, which the outgoing
+// connections of other tests running in parallel also draw from, so
+// between "picked" and "bound by the server" one of them could take it.
+// Each candidate is checked by binding it (and its UDP twin, for gossip).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := PickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
+}
+
+var pickMu sync.Mutex
+var picked = map[int]bool{}
+
+// PickPort is FreePort without a testing.TB. A port is never handed out
+// twice by one process.
+func PickPort() (int, error) {
+	pickMu.Lock()
+	defer pickMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		p := 20000 + rand.IntN(12768)
+		if picked[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		picked[p] = true
+		return p, nil
+	}
+	return 0, fmt.Errorf("proctest: no free port found in 20000-32767")
 }
 
 // Node is one server process.
