@@ -223,7 +223,7 @@ func (tx *txn) putInto(t *tableState, op *Op, row Row) error {
 	_, enc, _ := r.fields()
 	it := rowItem{r: r, hash: RowHash(def.Name, op.Key, enc)}
 	t.rows.Load(it)
-	t.log.add(r, t.rows.Len())
+	t.log.add(r, t.rows.Len(), t.bytes)
 	t.hashSum += it.hash
 	t.leaves.add(LeafOf(op.Key), it.hash)
 	t.bytes += int64(len(enc))

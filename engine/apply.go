@@ -250,7 +250,7 @@ func (tx *txn) put(op *Op) error {
 					continue // the entry stays as it is
 				}
 				t.idx[i].Delete(bytesString(append(ok, key...)))
-				t.idx[i].Set(newIdxEntry(nk, key))
+				t.idx[i].Load(newIdxEntry(nk, key))
 			}
 		}
 		t.rows.Set(it)
@@ -264,7 +264,9 @@ func (tx *txn) put(op *Op) error {
 		for i, ix := range def.Indexes {
 			nk, _ := appendKeyFromRow(tx.kbuf[:0], op.Row, off, ix.Columns)
 			tx.kbuf = nk
-			t.idx[i].Set(newIdxEntry(nk, key))
+			// Load: indexes on increasing values (timestamps, serials)
+			// append without a search; any other entry is Set.
+			t.idx[i].Load(newIdxEntry(nk, key))
 		}
 		// Load appends in place when the key sorts after every row (the
 		// common insert of increasing keys) and leaves full B-tree nodes
@@ -274,7 +276,7 @@ func (tx *txn) put(op *Op) error {
 		t.leaves.add(leaf, it.hash)
 		t.bytes += int64(len(enc))
 	}
-	t.log.add(r, t.rows.Len())
+	t.log.add(r, t.rows.Len(), t.bytes)
 	t.written += int64(len(enc))
 	tx.written += int64(len(enc))
 	return nil
@@ -350,7 +352,7 @@ func (tx *txn) deleteRow(t *tableState, key string) bool {
 func (tx *txn) setTombstone(t *tableState, key string) {
 	tomb := newRec(key, "", tx.lsn)
 	t.tombs.Load(tomb) // deletes often come in key order, as inserts do
-	t.log.add(tomb, t.rows.Len())
+	t.log.add(tomb, t.rows.Len(), t.bytes)
 }
 
 func (tx *txn) truncate(t *tableState) {

@@ -17,21 +17,25 @@ import (
 // see are never written again, so readers need no lock.
 //
 // The log is bounded: when it holds more than logMinEntries entries and
-// more than 1/logTableFraction of the table's rows, its oldest chunks are
-// dropped and start moves up. ChangesSince for an LSN before start falls
-// back to a scan of the table, which is then within a constant factor of
-// the writes it must report. Entries referencing replaced row versions keep
-// those alive until dropped, which the bound also limits.
+// more than 1/logTableFraction of the table's rows, or references more than
+// logMinBytes and more than 1/logTableFraction of the table's bytes, its
+// oldest chunks are dropped and start moves up. ChangesSince for an LSN
+// before start falls back to a scan of the table, which is then within a
+// constant factor of the writes it must report. Entries referencing
+// replaced row versions keep those alive until dropped; the byte bound
+// limits what that can cost (a small table of large, often updated rows).
 type changeLog struct {
 	start  uint64      // every write with LSN > start is listed
 	chunks []*logChunk // the slice is never appended to in place
 	n      int         // entries of the last chunk this state sees
 	total  int         // entries this state sees
+	bytes  int64       // key and row bytes of the records they reference
 }
 
 const (
 	logChunkSize     = 256
 	logMinEntries    = 4096
+	logMinBytes      = 1 << 20
 	logTableFraction = 16
 )
 
@@ -40,9 +44,14 @@ type logChunk struct {
 	recs   [logChunkSize]rec
 }
 
-// add appends r, written at an LSN not below any listed one. tableRows is
-// the table's size, which bounds the log.
-func (l *changeLog) add(r rec, tableRows int) {
+func recBytes(r rec) int64 {
+	k, row, _ := r.fields()
+	return int64(len(k) + len(row))
+}
+
+// add appends r, written at an LSN not below any listed one. The table's
+// size after the write (rows and encoded bytes) bounds the log.
+func (l *changeLog) add(r rec, tableRows int, tableBytes int64) {
 	if len(l.chunks) > 0 && l.n < logChunkSize {
 		c := l.chunks[len(l.chunks)-1]
 		if !c.filled.CompareAndSwap(int32(l.n), int32(l.n+1)) {
@@ -68,7 +77,13 @@ func (l *changeLog) add(r rec, tableRows int) {
 		l.chunks, l.n = chunks, 1
 		l.total++
 	}
-	if l.total > logMinEntries && l.total > tableRows/logTableFraction && len(l.chunks) > 1 {
+	l.bytes += recBytes(r)
+	for (l.total > logMinEntries && l.total > tableRows/logTableFraction) ||
+		(l.bytes > logMinBytes && l.bytes > tableBytes/logTableFraction) {
+		if len(l.chunks) == 1 {
+			l.reset(r.lsn()) // a few large rows: start over after this write
+			break
+		}
 		l.dropChunks(max(1, len(l.chunks)/2))
 	}
 }
@@ -80,6 +95,11 @@ func (l *changeLog) dropChunks(k int) {
 		return
 	}
 	l.start = max(l.start, l.chunks[k-1].recs[logChunkSize-1].lsn())
+	for _, c := range l.chunks[:k] {
+		for _, r := range c.recs {
+			l.bytes -= recBytes(r)
+		}
+	}
 	l.chunks = slices.Clone(l.chunks[k:])
 	l.total -= k * logChunkSize
 }

@@ -48,7 +48,7 @@ type (
 // touched leaf is copied once per change set, so their leaves are smaller.
 const (
 	rowNodeItems = 127
-	idxNodeItems = 63
+	idxNodeItems = 31
 )
 
 func newRowTree() *rowTree { return newCowTree(rowNodeItems, rowItem.key) }
