@@ -1,14 +1,15 @@
 package clustertests
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
-	"encoding/json"
-
 	"github.com/heliosdb/heliosdb-lite/antientropy"
+	"github.com/heliosdb/heliosdb-lite/internal/proctest"
 )
 
 // EnsureNoDivergence runs an anti-entropy round on the leader (a rebuild
@@ -61,4 +62,29 @@ func (c *Cluster) EnsureNoDivergence() *antientropy.Report {
 		return nil
 	})
 	return rep
+}
+
+// EnsureSameDump takes a cluster-wide dump (every node writes the dump of
+// the same LSN into its backup_dir) and requires every node to have
+// written byte-identical files: the replicas hold the same canonical
+// dump at the same LSN.
+func (c *Cluster) EnsureSameDump() string {
+	c.t.Helper()
+	var out string
+	eventually(c.t, 60*time.Second, "a cluster dump with identical files on every node", func() error {
+		leader := c.Leader(30 * time.Second)
+		so, se, code := proctest.Run(c.t, "dump", "--cluster", "--host", "127.0.0.1", "--port", fmt.Sprint(leader.PGPort))
+		if code != 0 {
+			return fmt.Errorf("dump --cluster: exit %d: %s%s", code, so, se)
+		}
+		if strings.Contains(so, "ALARM") {
+			c.t.Fatalf("cluster dump files differ between nodes:\n%s", so)
+		}
+		if !strings.Contains(so, fmt.Sprintf("All %d nodes wrote the dump; checksums agree", len(c.Nodes))) {
+			return fmt.Errorf("not every node wrote the dump:\n%s", so)
+		}
+		out = so
+		return nil
+	})
+	return out
 }

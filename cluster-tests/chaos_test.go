@@ -175,6 +175,7 @@ func TestChaos(t *testing.T) {
 	mustExec(t, c.Nodes[0], "insert into acked (id, node) values (-1, 'final')")
 	c.EnsureSame()
 	aeRep := c.EnsureNoDivergence()
+	t.Logf("end-of-run cluster dump:\n%s", c.EnsureSameDump())
 	lost := c.EnsureAcked("acked", acked)
 	res, n := h.check(90 * time.Second)
 
@@ -187,7 +188,7 @@ func TestChaos(t *testing.T) {
 	sort.Strings(fk)
 	med, worst := medWorst(rep.recoveries)
 	dmed, dworst := medWorst(rep.during)
-	t.Logf("CHAOS REPORT seed=%d duration=%v\n  operations: %d (%d ok, %d failed)\n  faults: %s\n  linearizability (%d register ops): %s\n  acknowledged inserts: %d, lost: %d\n  replicas identical: yes (rows; Merkle roots of %d nodes at LSN %d; anti-entropy differences: %d)\n  fault -> write served during the fault (%d faults): median %v, worst %v\n  heal -> write served: median %v, worst %v",
+	t.Logf("CHAOS REPORT seed=%d duration=%v\n  operations: %d (%d ok, %d failed)\n  faults: %s\n  linearizability (%d register ops): %s\n  acknowledged inserts: %d, lost: %d\n  replicas identical: yes (rows; identical cluster dump files; Merkle roots of %d nodes at LSN %d; anti-entropy differences: %d)\n  fault -> write served during the fault (%d faults): median %v, worst %v\n  heal -> write served: median %v, worst %v",
 		c.Seed, dur, rep.ops.Load(), rep.okOps.Load(), rep.failedOps.Load(), strings.Join(fk, " "), n, res, len(acked), lost,
 		len(aeRep.Nodes), aeRep.LSN, len(aeRep.Differences),
 		len(rep.during), dmed.Round(time.Millisecond), dworst.Round(time.Millisecond), med.Round(time.Millisecond), worst.Round(time.Millisecond))

@@ -205,7 +205,8 @@ func (nd *Node) Args() []string {
 		"--gossip-addr", fmt.Sprintf("127.0.0.1:%d", nd.GossipPort),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", nd.HTTPPort),
 		"--join", strings.Join(nd.join, ","), "--bootstrap-expect", strconv.Itoa(nd.expect),
-		"--data-dir", nd.DataDir, "--dead-server-grace", grace.String(), "--log-level", "info"}
+		"--data-dir", nd.DataDir, "--backup-dir", filepath.Join(nd.DataDir, "..", nd.ID+"-backups"),
+		"--dead-server-grace", grace.String(), "--log-level", "info"}
 	return args
 }
 
