@@ -6,8 +6,10 @@ import (
 )
 
 // cowTree is an ordered copy-on-write B-tree of items identified by a
-// string key (adapted from tidwall/btree's BTreeG, MIT licensed). It differs
-// where the engine's memory and write paths need it:
+// string key. Its copy-on-write scheme is the idea tidwall/btree uses (each
+// tree has an isolation id; a node is copied the first time a tree that
+// does not own it writes to it); the implementation is this package's own
+// and is shaped by the engine's memory and write paths:
 //
 //   - searches take the key as a string, so a lookup builds no probe item;
 //   - node item arrays are sized to what they hold (grown on demand, never
