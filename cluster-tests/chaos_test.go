@@ -260,6 +260,9 @@ func (c *Cluster) injectFault(kind string, hold time.Duration) time.Duration {
 		if !f.Wait(20 * time.Second) {
 			f.Kill()
 		}
+		// The fault is the node's absence: measure from when it is gone,
+		// not from when the leave request was sent.
+		start = time.Now()
 		probe()
 		f.launch()
 		c.WaitMembers(90*time.Second, f.ID+" voter again", func(ms []memberView) error {
