@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,27 +73,5 @@ found differences it could not repair or failed.`,
 
 // post sends an empty POST to the admin API and returns a 200 body.
 func (f *adminFlags) post(ctx context.Context, path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	base := f.addr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, nil)
-	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("--http-addr %q: %v", f.addr, err))
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("admin API at %s unreachable: %v (is the node running with --http-addr %s?)", f.addr, err, f.addr)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("admin API at %s: %v", f.addr, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("admin API at %s%s: %s: %s", f.addr, path, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return body, nil
+	return f.do(ctx, http.MethodPost, path, 64<<20)
 }

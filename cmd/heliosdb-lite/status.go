@@ -44,13 +44,19 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 // get fetches path from the admin API and returns the body of a 200
 // answer. Anything else is an error naming the address and what to check.
 func (f *adminFlags) get(ctx context.Context, path string) ([]byte, error) {
+	return f.do(ctx, http.MethodGet, path, 4<<20)
+}
+
+// do sends a bodiless request to the admin API, reading at most limit
+// bytes of the answer.
+func (f *adminFlags) do(ctx context.Context, method, path string, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	base := f.addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("--http-addr %q: %v", f.addr, err))
 	}
@@ -59,7 +65,7 @@ func (f *adminFlags) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("admin API at %s unreachable: %v (is the node running with --http-addr %s?)", f.addr, err, f.addr)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, fmt.Errorf("admin API at %s: %v", f.addr, err)
 	}
