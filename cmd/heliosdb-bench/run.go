@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -201,19 +204,50 @@ func engineRows(ctx context.Context, cfg config, rep *report, e *engine.Engine) 
 		return true
 	})
 	e, cur, base, snap = nil, nil, nil, nil
-	runtime.GC()
+	dump := buf.Bytes()
+	buf = bytes.Buffer{}
+	// Resident memory: freed pages are handed back to the OS before each
+	// reading, so the RSS difference is what the restored state occupies
+	// (live data plus fragmentation), not GC headroom.
+	debug.FreeOSMemory()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	res, err := snapshot.Load(ctx, bytes.NewReader(buf.Bytes()), nil)
+	rss0 := residentBytes()
+	res, err := snapshot.Load(ctx, bytes.NewReader(dump), nil)
 	if err != nil {
 		return err
 	}
-	buf = bytes.Buffer{}
-	runtime.GC()
+	dump = nil
+	debug.FreeOSMemory()
 	runtime.ReadMemStats(&m1)
-	per := float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / float64(rawVals)
+	rss1 := residentBytes()
+	heap := float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / float64(rawVals)
 	runtime.KeepAlive(res)
-	rep.add(row{Name: fmt.Sprintf("memory: heap bytes per raw byte, %d restored rows", n), Unit: "B/B", Ours: newStat([]float64{per}), Target: "<2", Met: met(per < 2),
-		Note: "raw = 8 bytes per integer/timestamp plus string lengths, as engine BenchmarkMemory"})
+	if rss0 > 0 && rss1 > 0 {
+		per := float64(rss1-rss0) / float64(rawVals)
+		rep.add(row{Name: fmt.Sprintf("memory: resident bytes per raw byte, %d restored rows", n), Unit: "B/B", Ours: newStat([]float64{per}), Target: "<2", Met: met(per < 2),
+			Note: fmt.Sprintf("RSS growth of this process across the restore, freed pages returned to the OS first (debug.FreeOSMemory); heap (live objects only): %.2f B/B; raw = 8 bytes per integer/timestamp plus string lengths, as engine BenchmarkMemory", heap)})
+		return nil
+	}
+	rep.add(row{Name: fmt.Sprintf("memory: heap bytes per raw byte, %d restored rows", n), Unit: "B/B", Ours: newStat([]float64{heap}), Target: "<2", Met: met(heap < 2),
+		Note: "no /proc/self/status here, so heap only; raw = 8 bytes per integer/timestamp plus string lengths, as engine BenchmarkMemory"})
 	return nil
+}
+
+// residentBytes is this process's resident set size (VmRSS), or 0 when
+// /proc is not available.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
