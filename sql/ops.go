@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -455,17 +456,45 @@ func (c *compiler) rowCompare(op string, l, r expr) (expr, error) {
 	}}, nil
 }
 
-var likeCache sync.Map // pattern+flags -> *regexp.Regexp
+// patternCache keeps compiled LIKE and regular-expression patterns. It is
+// bounded: patterns come from clients (and from row data), so past
+// maxCachedPatterns new ones are compiled without being kept.
+type patternCache struct {
+	m sync.Map     // kind+flags+pattern -> *regexp.Regexp
+	n atomic.Int64 // entries stored
+}
+
+const maxCachedPatterns = 4096
+
+var patterns patternCache
+
+func (pc *patternCache) get(key string) (*regexp.Regexp, bool) {
+	re, ok := pc.m.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return re.(*regexp.Regexp), true
+}
+
+func (pc *patternCache) put(key string, re *regexp.Regexp) {
+	if pc.n.Load() < maxCachedPatterns {
+		if _, loaded := pc.m.LoadOrStore(key, re); !loaded {
+			pc.n.Add(1)
+		}
+	}
+}
+
+func patternKey(kind string, pat string, ci bool) string {
+	if ci {
+		return kind + "i:" + pat
+	}
+	return kind + "c:" + pat
+}
 
 func likeRegexp(pat string, ci bool) (*regexp.Regexp, error) {
-	key := pat
-	if ci {
-		key = "i:" + pat
-	} else {
-		key = "c:" + pat
-	}
-	if re, ok := likeCache.Load(key); ok {
-		return re.(*regexp.Regexp), nil
+	key := patternKey("like/", pat, ci)
+	if re, ok := patterns.get(key); ok {
+		return re, nil
 	}
 	var b strings.Builder
 	b.WriteString("(?s)^")
@@ -494,38 +523,40 @@ func likeRegexp(pat string, ci bool) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, errorf(codeInvalidRegex, "invalid LIKE pattern: %v", err)
 	}
-	likeCache.Store(key, re)
+	patterns.put(key, re)
+	return re, nil
+}
+
+// posixRegexp compiles the pattern of ~ and ~* (and their negations).
+func posixRegexp(pat string, ci bool) (*regexp.Regexp, error) {
+	key := patternKey("re/", pat, ci)
+	if re, ok := patterns.get(key); ok {
+		return re, nil
+	}
+	src := pat
+	if ci {
+		src = "(?i)" + pat
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, errorf(codeInvalidRegex, "invalid regular expression: %v", err)
+	}
+	patterns.put(key, re)
 	return re, nil
 }
 
 func (c *compiler) likeOp(op string, l, r expr) (expr, error) {
-	var err error
-	if l, err = c.coerce(l, tText); err != nil {
-		return expr{}, err
-	}
-	if r, err = c.coerce(r, tText); err != nil {
-		return expr{}, err
-	}
-	not := strings.HasPrefix(op, "!")
-	ci := strings.HasSuffix(op, "*")
-	return expr{t: tBool, fn: func(x *execCtx, row []any) (any, error) {
-		lv, err := l.fn(x, row)
-		if err != nil || lv == nil {
-			return nil, err
-		}
-		rv, err := r.fn(x, row)
-		if err != nil || rv == nil {
-			return nil, err
-		}
-		re, err := likeRegexp(rv.(string), ci)
-		if err != nil {
-			return nil, err
-		}
-		return re.MatchString(lv.(string)) != not, nil
-	}}, nil
+	return c.patternOp(op, l, r, likeRegexp)
 }
 
 func (c *compiler) regexOp(op string, l, r expr) (expr, error) {
+	return c.patternOp(op, l, r, posixRegexp)
+}
+
+// patternOp compiles a text-matching operator: a leading "!" negates it, a
+// trailing "*" makes it case-insensitive; compile turns the right operand
+// into a (cached) regular expression.
+func (c *compiler) patternOp(op string, l, r expr, compile func(pat string, ci bool) (*regexp.Regexp, error)) (expr, error) {
 	var err error
 	if l, err = c.coerce(l, tText); err != nil {
 		return expr{}, err
@@ -544,13 +575,9 @@ func (c *compiler) regexOp(op string, l, r expr) (expr, error) {
 		if err != nil || rv == nil {
 			return nil, err
 		}
-		pat := rv.(string)
-		if ci {
-			pat = "(?i)" + pat
-		}
-		re, err := regexp.Compile(pat)
+		re, err := compile(rv.(string), ci)
 		if err != nil {
-			return nil, errorf(codeInvalidRegex, "invalid regular expression: %v", err)
+			return nil, err
 		}
 		return re.MatchString(lv.(string)) != not, nil
 	}}, nil

@@ -145,6 +145,16 @@ SELECT 'abc' ILIKE 'A%', 'abc' LIKE '_b_', NULL IS NULL, NULL = NULL, 1 IS DISTI
 true | true | true | NULL | true | NULL | false | true
 SELECT 1
 
+SELECT 'abc' ~ '^a.c$', 'ABC' ~ 'b', 'ABC' ~* 'b', 'abc' !~ 'x', 'abc' !~* 'B', 'abc' NOT LIKE 'a%', NULL ~ 'a'
+----
+?column? | ?column? | ?column? | ?column? | ?column? | ?column? | ?column?
+true | false | true | true | false | false | NULL
+SELECT 1
+
+SELECT 'abc' ~ '('
+----
+ERROR 2201B: invalid regular expression: error parsing regexp: missing closing ): `(`
+
 SELECT '42'::int + 1, 3.7::int, '1e3'::float8, 'true'::boolean, 10::text || 'x', '  5 '::int
 ----
 ?column? | int4 | float8 | bool | ?column? | int4
