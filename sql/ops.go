@@ -11,6 +11,15 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
+// compileOperands compiles both sides of a binary expression.
+func (c *compiler) compileOperands(a *pg.A_Expr, sc *scope) (l, r expr, err error) {
+	if l, err = c.compileExpr(a.Lexpr, sc); err != nil {
+		return expr{}, expr{}, err
+	}
+	r, err = c.compileExpr(a.Rexpr, sc)
+	return l, r, err
+}
+
 func (c *compiler) compileAExpr(a *pg.A_Expr, sc *scope) (expr, error) {
 	op := ""
 	if len(a.Name) > 0 {
@@ -25,31 +34,19 @@ func (c *compiler) compileAExpr(a *pg.A_Expr, sc *scope) (expr, error) {
 			}
 			return c.unaryOp(op, r)
 		}
-		l, err := c.compileExpr(a.Lexpr, sc)
-		if err != nil {
-			return expr{}, err
-		}
-		r, err := c.compileExpr(a.Rexpr, sc)
+		l, r, err := c.compileOperands(a, sc)
 		if err != nil {
 			return expr{}, err
 		}
 		return c.binaryOp(op, l, r)
 	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
-		l, err := c.compileExpr(a.Lexpr, sc)
-		if err != nil {
-			return expr{}, err
-		}
-		r, err := c.compileExpr(a.Rexpr, sc)
+		l, r, err := c.compileOperands(a, sc)
 		if err != nil {
 			return expr{}, err
 		}
 		return c.binaryOp(op, l, r)
 	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
-		l, err := c.compileExpr(a.Lexpr, sc)
-		if err != nil {
-			return expr{}, err
-		}
-		r, err := c.compileExpr(a.Rexpr, sc)
+		l, r, err := c.compileOperands(a, sc)
 		if err != nil {
 			return expr{}, err
 		}
@@ -76,11 +73,7 @@ func (c *compiler) compileAExpr(a *pg.A_Expr, sc *scope) (expr, error) {
 			return same == not, nil
 		}}, nil
 	case pg.A_Expr_Kind_AEXPR_NULLIF:
-		l, err := c.compileExpr(a.Lexpr, sc)
-		if err != nil {
-			return expr{}, err
-		}
-		r, err := c.compileExpr(a.Rexpr, sc)
+		l, r, err := c.compileOperands(a, sc)
 		if err != nil {
 			return expr{}, err
 		}
@@ -184,11 +177,7 @@ func (c *compiler) compileAExpr(a *pg.A_Expr, sc *scope) (expr, error) {
 			return res.(bool) != not, nil
 		}}, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
-		l, err := c.compileExpr(a.Lexpr, sc)
-		if err != nil {
-			return expr{}, err
-		}
-		r, err := c.compileExpr(a.Rexpr, sc)
+		l, r, err := c.compileOperands(a, sc)
 		if err != nil {
 			return expr{}, err
 		}
