@@ -96,4 +96,3 @@ func aeRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bigDB,
 		AnchorName: "0 differing", Anchor: newStat(zeroMS)})
 	return nil
 }
-
