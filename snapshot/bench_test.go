@@ -14,9 +14,11 @@ import (
 )
 
 // Benchmarks: go test -run '^$' -bench . ./snapshot/
-// Dataset size: SNAPSHOT_BENCH_MB (default 64) MB of logical row data
-// (ints, short strings, timestamps). MB/s are of logical data (the raw
-// batch bytes); "ratio" is raw/stored.
+// Dataset size: SNAPSHOT_BENCH_MB (default 64) MB of logical row data, the
+// rows of make bench (cmd/heliosdb-bench/dataset.go): a sequential bigint
+// key, a small int, a short text from a vocabulary and a timestamp
+// increasing with the key. MB/s are of logical data (the raw row entries);
+// "ratio" is logical/file bytes.
 
 var benchData struct {
 	once sync.Once
@@ -33,16 +35,14 @@ func benchSnap(b *testing.B) (*engine.Snapshot, int64) {
 		d := newDB(b)
 		def := genDef("bench")
 		d.create(def)
-		rng := rand.New(rand.NewPCG(7, 7))
-		target := int64(mb) << 20
-		id := 0
-		for {
-			tb, _ := d.snap().Table("bench")
-			if tb.Bytes()+int64(tb.Len())*12 >= target {
-				break
+		rng := rand.New(rand.NewPCG(1, 1))
+		n := mb << 20 / 40 // ~40 logical bytes per row
+		for i := 0; i < n; i += 1000 {
+			rows := make([]engine.Row, 0, 1000)
+			for id := i; id < min(i+1000, n); id++ {
+				rows = append(rows, benchRow(rng, int64(id)))
 			}
-			fill(d, def, rng, id, 20000)
-			id += 20000
+			d.insert(def, rows...)
 		}
 		benchData.snap = d.snap()
 		var buf countWriter
@@ -53,6 +53,13 @@ func benchSnap(b *testing.B) (*engine.Snapshot, int64) {
 		benchData.raw = int64(s.RawBytes)
 	})
 	return benchData.snap, benchData.raw
+}
+
+// benchRow is cmd/heliosdb-bench's row (dataset.go).
+func benchRow(rng *rand.Rand, id int64) engine.Row {
+	const epochMicros = 1_700_000_000_000_000
+	return engine.Row{id, int64(rng.IntN(1000)), words[rng.IntN(len(words))] + "-" + strconv.Itoa(rng.IntN(1000)),
+		engine.Timestamp(epochMicros + id*1_000_000 + rng.Int64N(1_000_000))}
 }
 
 type countWriter struct{ n int64 }

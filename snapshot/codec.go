@@ -134,7 +134,9 @@ func (c *compressor) close() {
 
 // decompressor is one reader worker's codec state.
 type decompressor struct {
-	zstd *zstd.Decoder
+	zstd    *zstd.Decoder
+	cols    colDecoder
+	scratch []byte // the decompressed column layout of the last batch
 }
 
 func newDecompressor() *decompressor { return &decompressor{} }

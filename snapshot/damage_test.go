@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -281,7 +282,7 @@ func TestNewerMajorRefused(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"2.0", "4.0.0", "1.x", ProductVersion, "restore it with HeliosDB-Lite 4.0.0 or newer"} {
+	for _, want := range []string{fmt.Sprintf("%d.%d", FormatMajor+1, FormatMinor), "4.0.0", "1.x", ProductVersion, "restore it with HeliosDB-Lite 4.0.0 or newer"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("message %q lacks %q", msg, want)
 		}

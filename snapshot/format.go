@@ -20,8 +20,9 @@ const (
 	// highest it reads. A reader refuses a file with a higher major.
 	FormatMajor uint16 = 1
 	// FormatMinor is the format minor version this build writes. Minor
-	// versions only add things older readers may skip.
-	FormatMinor uint16 = 0
+	// versions only add things older readers may skip, or critical section
+	// types they refuse by name (1.1: ROW_COLUMNS).
+	FormatMinor uint16 = 1
 	// ProductVersion is the HeliosDB-Lite version recorded by default as
 	// the writer of a file.
 	ProductVersion = "3.1.0"
@@ -47,6 +48,7 @@ const (
 	secTableSchema   byte = 0x02
 	secRowBatch      byte = 0x03
 	secTombBatch     byte = 0x04
+	secRowColumns    byte = 0x05 // rows in the column layout (format 1.1, colbatch.go)
 	secFooter        byte = 0x0F
 
 	// flagCritical: a reader that does not know the section type must
@@ -324,18 +326,25 @@ type batchHeader struct {
 	count    int
 	rawLen   int
 	codec    Compression
+	// encLen is the size of the column layout before compression
+	// (ROW_COLUMNS only; rawLen is the size of the row entries it rebuilds).
+	encLen int
 }
 
-func (bh *batchHeader) append(dst []byte) []byte {
+func (bh *batchHeader) append(typ byte, dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(bh.ord))
 	dst = binary.AppendUvarint(dst, uint64(bh.index))
 	dst = binary.AppendUvarint(dst, bh.firstRow)
 	dst = binary.AppendUvarint(dst, uint64(bh.count))
 	dst = binary.AppendUvarint(dst, uint64(bh.rawLen))
-	return append(dst, byte(bh.codec))
+	dst = append(dst, byte(bh.codec))
+	if typ == secRowColumns {
+		dst = binary.AppendUvarint(dst, uint64(bh.encLen))
+	}
+	return dst
 }
 
-func decodeBatchHeader(b []byte) (batchHeader, []byte, error) {
+func decodeBatchHeader(typ byte, b []byte) (batchHeader, []byte, error) {
 	d := dec{b: b}
 	var bh batchHeader
 	bh.ord = d.count(0, maxTables)
@@ -350,6 +359,9 @@ func decodeBatchHeader(b []byte) (batchHeader, []byte, error) {
 	}
 	if d.err == nil && bh.count > bh.rawLen {
 		d.fail("%d entries cannot fit in %d bytes", bh.count, bh.rawLen)
+	}
+	if typ == secRowColumns {
+		bh.encLen = d.count(0, MaxBatchRaw)
 	}
 	if d.err != nil {
 		return bh, nil, d.err

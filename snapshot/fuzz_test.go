@@ -17,9 +17,17 @@ import (
 // that Loads must also Verify. The seed corpus in testdata/fuzz/FuzzReader
 // holds small valid files (each codec, multi-segment) and damaged ones;
 // regenerate it with SNAPSHOT_WRITE_CORPUS=1 go test -run TestWriteFuzzCorpus.
+// The format 1.0 files of testdata/format-1.0 (row layout) are seeds too.
 func FuzzReader(f *testing.F) {
 	for _, c := range []Compression{CompressNone, CompressLZ4, CompressZstd} {
 		b, _, _ := smallChain(f, c)
+		f.Add(b)
+	}
+	for _, name := range []string{"chain-lz4", "chain-zstd"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "format-1.0", name+".heliodump"))
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

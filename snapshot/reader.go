@@ -278,7 +278,7 @@ func (r *Reader) runRead() {
 		}
 		p := &pending{off: start, size: off - start, typ: fh.typ, flags: fh.flags, payload: payload, pcrc: binary.LittleEndian.Uint32(tb[:]), segNo: segNo}
 		switch fh.typ {
-		case secRowBatch, secTombBatch:
+		case secRowBatch, secTombBatch, secRowColumns:
 			p.tables = tables
 			p.crcOnly = r.opts.ChecksumsOnly
 			p.done = make(chan struct{})
@@ -419,7 +419,7 @@ func (r *Reader) runDecode() {
 	d := newDecompressor()
 	defer d.close()
 	for p := range r.work {
-		b, raw, err := decodeBatch(d, p)
+		b, raw, err := d.decodeBatch(p)
 		p.raw = raw
 		if err != nil {
 			if !r.opts.Tolerant {
@@ -438,7 +438,7 @@ func (r *Reader) runDecode() {
 	}
 }
 
-func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
+func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	ce := &CorruptError{Offset: p.off, Segment: p.segNo, Batch: -1}
 	fail := func(b *Batch, format string, args ...any) (*Batch, []byte, error) {
 		ce.Reason = fmt.Sprintf(format, args...)
@@ -447,12 +447,12 @@ func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
 	if crc(p.payload) != p.pcrc {
 		// The header fields are unverified; report them only as claims.
 		b := &Batch{Index: -1}
-		if bh, _, err := decodeBatchHeader(p.payload); err == nil && bh.ord < len(p.tables) {
+		if bh, _, err := decodeBatchHeader(p.typ, p.payload); err == nil && bh.ord < len(p.tables) {
 			b.Table, b.Index, b.FirstRow = p.tables[bh.ord], bh.index, bh.firstRow
 		}
 		return fail(b, "batch checksum mismatch (CRC32C)")
 	}
-	bh, stored, err := decodeBatchHeader(p.payload)
+	bh, stored, err := decodeBatchHeader(p.typ, p.payload)
 	if err != nil {
 		return fail(nil, "batch header: %v", err)
 	}
@@ -464,26 +464,43 @@ func decodeBatch(d *decompressor, p *pending) (*Batch, []byte, error) {
 	if p.crcOnly {
 		return b, nil, nil
 	}
-	if bh.codec == CompressLZ4 && bh.rawLen > 255*len(stored)+64 {
-		return fail(b, "raw length %d impossible for %d lz4 bytes", bh.rawLen, len(stored))
+	// expanded is what the codec expands to: the row entries, or the
+	// column layout that rebuilds them.
+	expanded := bh.rawLen
+	if p.typ == secRowColumns {
+		expanded = bh.encLen
 	}
-	var dst []byte
-	if bh.codec != CompressNone {
-		dst = getBuf()
+	if bh.codec == CompressLZ4 && expanded > 255*len(stored)+64 {
+		return fail(b, "expanded length %d impossible for %d lz4 bytes", expanded, len(stored))
 	}
-	raw, err := d.decompress(dst, bh.codec, stored, bh.rawLen)
-	if err != nil {
-		return fail(b, "%v", err)
-	}
-	if bh.codec == CompressNone {
-		raw = nil // aliases payload, released with it
-	}
-	data := stored
-	if raw != nil {
+	var data, raw []byte // raw: a pooled buffer handed to the consumer
+	switch {
+	case p.typ == secRowColumns:
+		cols := stored
+		if bh.codec != CompressNone {
+			if cols, err = d.decompress(d.scratch, bh.codec, stored, expanded); err != nil {
+				return fail(b, "%v", err)
+			}
+			d.scratch = cols
+		} else if len(cols) != expanded {
+			return fail(b, "stored %d bytes, column length says %d", len(cols), expanded)
+		}
+		if raw, err = d.cols.decode(getBuf(), cols, bh.count, bh.rawLen); err != nil {
+			return fail(b, "%v", err)
+		}
+		data = raw
+	case bh.codec == CompressNone:
+		if data, err = d.decompress(nil, bh.codec, stored, bh.rawLen); err != nil {
+			return fail(b, "%v", err)
+		}
+	default:
+		if raw, err = d.decompress(getBuf(), bh.codec, stored, bh.rawLen); err != nil {
+			return fail(b, "%v", err)
+		}
 		data = raw
 	}
 	dd := dec{b: data}
-	if p.typ == secRowBatch {
+	if p.typ != secTombBatch {
 		b.Rows, b.HashSum, dd.off, dd.err = decodeRows(b.Table, data, bh.count)
 	} else {
 		b.Tombstones = make([]engine.Tombstone, 0, bh.count)
@@ -578,6 +595,8 @@ func sectionName(typ byte) string {
 		return "table schema"
 	case secRowBatch:
 		return "row batch"
+	case secRowColumns:
+		return "row batch (columns)"
 	case secTombBatch:
 		return "tombstone batch"
 	case secFooter:

@@ -144,7 +144,7 @@ func verify(r io.Reader, checksumsOnly bool) (*VerifyReport, error) {
 			if it.Batch != nil && it.Batch.Table != "" {
 				d.Table, d.Batch = it.Batch.Table, it.Batch.Index
 			}
-			d.Metadata = it.Type != secRowBatch && it.Type != secTombBatch
+			d.Metadata = it.Type != secRowBatch && it.Type != secTombBatch && it.Type != secRowColumns
 			if d.Metadata {
 				v.MetadataOK = false
 			} else {
@@ -428,7 +428,7 @@ func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
 			}
 			openLost = nil
 		case ItemDamage:
-			isData := it.Type == secRowBatch || it.Type == secTombBatch || it.Type == 0
+			isData := it.Type == secRowBatch || it.Type == secTombBatch || it.Type == secRowColumns || it.Type == 0
 			if !isData {
 				rep.Damage = append(rep.Damage, Damage{Offset: it.Offset, Size: it.Size, Segment: it.SegNo, Batch: -1, Metadata: true, Reason: it.Err.Error()})
 				continue

@@ -46,6 +46,10 @@ type WriterOptions struct {
 	// IncludeHidden makes incremental segments carry hidden tables (restore
 	// staging): raft snapshot chains set it, user dumps never do.
 	IncludeHidden bool
+	// RowBatches writes compressed rows as ROW_BATCH sections (the row
+	// layout that format 1.0 readers read) instead of ROW_COLUMNS. Rows
+	// written without compression always use the row layout.
+	RowBatches bool
 }
 
 // DefaultWriterOptions returns zstd level 3, 2 MiB batches, one worker per
@@ -151,6 +155,7 @@ type job struct {
 	head []byte // frame header and batch header, set by the worker
 	body []byte // stored bytes: raw itself, or comp
 	comp []byte // compressed bytes (pooled), nil when stored raw
+	cols []byte // column layout (pooled), nil for the row layout
 	tail [frameTrailer]byte
 	pcrc uint32 // payload CRC
 	done chan struct{}
@@ -227,30 +232,41 @@ func newWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 			return nil, err
 		}
 		wr.wg.Add(1)
-		go wr.runCompress(c)
+		go wr.runCompress(c, opts.Compression != CompressNone && !opts.RowBatches)
 	}
 	return wr, nil
 }
 
-// runCompress is one worker: it turns raw batches into finished sections.
-// It ends when jobs is closed (Close). A batch stored raw is not copied:
-// the section is written as head, raw, tail.
-func (w *Writer) runCompress(c *compressor) {
+// runCompress is one worker: it turns raw batches into finished sections,
+// row batches into the column layout first when columns is set. It ends
+// when jobs is closed (Close). A batch stored raw is not copied: the
+// section is written as head, raw, tail.
+func (w *Writer) runCompress(c *compressor, columns bool) {
 	defer w.wg.Done()
 	defer c.close()
+	var ce colEncoder
 	for j := range w.jobs {
-		head := make([]byte, frameHeaderLen, frameHeaderLen+5*binary.MaxVarintLen64+1)
+		head := make([]byte, frameHeaderLen, frameHeaderLen+6*binary.MaxVarintLen64+1)
 		j.hdr.codec = CompressNone
 		j.body = j.raw
+		if columns && j.typ == secRowBatch {
+			cols, err := ce.encode(getBufCap(encodedBound(len(j.raw), j.hdr.count)), j.raw, j.hdr.count)
+			if err == nil {
+				j.typ, j.cols, j.body = secRowColumns, cols, cols
+				j.hdr.encLen = len(cols)
+			} else {
+				putBuf(cols)
+			}
+		}
 		if c.codec != CompressNone {
-			if comp, ok := c.compressTo(getBufCap(c.bound(len(j.raw))), j.raw); ok {
+			if comp, ok := c.compressTo(getBufCap(c.bound(len(j.body))), j.body); ok {
 				j.hdr.codec = c.codec
 				j.comp, j.body = comp, comp
 			} else {
 				putBuf(comp)
 			}
 		}
-		head = j.hdr.append(head)
+		head = j.hdr.append(j.typ, head)
 		payloadLen := len(head) - frameHeaderLen + len(j.body)
 		j.pcrc = crc32.Update(crc(head[frameHeaderLen:]), castagnoli, j.body)
 		appendFrameHeader(head[:0], j.typ, flagCritical, payloadLen)
@@ -328,6 +344,9 @@ func (w *Writer) drain(keep int) error {
 		putBuf(j.raw)
 		if j.comp != nil {
 			putBuf(j.comp)
+		}
+		if j.cols != nil {
+			putBuf(j.cols)
 		}
 	}
 	return w.err

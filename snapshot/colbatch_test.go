@@ -1,0 +1,224 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
+)
+
+// colRaw builds raw row entries (key, row, lsn) as the writer does.
+func colRaw(t testing.TB, keys [][]byte, rows []engine.Row, lsns []uint64) []byte {
+	t.Helper()
+	var raw []byte
+	for i := range keys {
+		enc, err := engine.EncodeRow(nil, rows[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = binary.AppendUvarint(raw, uint64(len(keys[i])))
+		raw = append(raw, keys[i]...)
+		raw = binary.AppendUvarint(raw, uint64(len(enc)))
+		raw = append(raw, enc...)
+		raw = binary.AppendUvarint(raw, lsns[i])
+	}
+	return raw
+}
+
+// colCase is a batch exercising every branch of the column layout: keys
+// that are literal, differences (also wrapping and negative), shorter than
+// 8 bytes, with a shared and a different prefix; rows of every value type,
+// NULLs, extreme integers next to each other, row lengths needing 1, 2 and
+// 3 length bytes, rows with fewer columns than others; LSNs going down.
+func colCase(t testing.TB) ([]byte, int) {
+	be := func(prefix string, x uint64) []byte { return binary.BigEndian.AppendUint64([]byte(prefix), x) }
+	keys := [][]byte{
+		be("\x10", 1), be("\x10", 2), be("\x10", math.MaxUint64), be("\x10", 0), be("\x10", 1<<63),
+		[]byte("ab"), []byte(""), be("\x14a\x00\x01", 5), be("\x14a\x00\x01", 3), be("\x14b\x00\x01", 4),
+		be("\x10", 7), be("\x10", 8), be("\x10", 9),
+	}
+	rows := []engine.Row{
+		{int64(1), int64(math.MinInt64), "a", engine.Timestamp(math.MaxInt64)},
+		{int64(2), int64(math.MaxInt64), "b", engine.Timestamp(math.MinInt64)},
+		{int64(3), nil, nil, nil},
+		{nil, nil, nil, nil, nil, nil, nil, nil, nil},
+		{math.Copysign(0, -1), math.NaN(), true, false, engine.Numeric("-1.5"), []byte{0, 0xff}, engine.Date(-3), engine.UUID{1, 2}, "ünï"},
+		{int64(4)},
+		{strings.Repeat("x", 200)},
+		{strings.Repeat("y", 20000), int64(5)},
+		{int64(-7), int64(0), "", engine.Timestamp(0)},
+		{engine.Date(math.MaxInt32), engine.Date(math.MinInt32)},
+		{int64(1 << 40), nil, "c", engine.Timestamp(1_700_000_000_000_000)},
+		{int64(1<<40 + 1), int64(3), "c", engine.Timestamp(1_700_000_001_000_000)},
+		{int64(1<<40 + 2), int64(2), "d", engine.Timestamp(1_700_000_002_500_000)},
+	}
+	lsns := []uint64{5, 5, 4, 100, 0, math.MaxUint64, 1, 2, 2, 3, 9, 9, 10}
+	return colRaw(t, keys, rows, lsns), len(keys)
+}
+
+func TestColumnLayoutRoundTrip(t *testing.T) {
+	raw, n := colCase(t)
+	var e colEncoder
+	cols, err := e.encode(nil, raw, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d colDecoder
+	got, err := d.decode(nil, cols, n, len(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, raw) {
+		t.Fatalf("rebuilt rows differ:\n%x\n%x", got, raw)
+	}
+	// The encoder's buffers are reused: a second, different batch.
+	raw2 := colRaw(t, [][]byte{[]byte("k")}, []engine.Row{{int64(9)}}, []uint64{1})
+	cols2, err := e.encode(nil, raw2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.decode(got, cols2, 1, len(raw2)); err != nil || !bytes.Equal(got, raw2) {
+		t.Fatalf("second batch: %v", err)
+	}
+	// Wrong claims are refused, never a panic or a longer result.
+	for _, c := range []struct{ count, rawLen int }{{n - 1, len(raw)}, {n + 1, len(raw)}, {n, len(raw) - 1}, {n, len(raw) + 1}, {n, 0}} {
+		if out, err := d.decode(nil, cols, c.count, c.rawLen); err == nil {
+			t.Fatalf("count %d raw %d accepted (%d bytes)", c.count, c.rawLen, len(out))
+		}
+	}
+	for cut := 0; cut < len(cols); cut++ {
+		if _, err := d.decode(nil, cols[:cut], n, len(raw)); err == nil {
+			t.Fatalf("column layout cut at %d of %d accepted", cut, len(cols))
+		}
+	}
+	// A row the layout does not understand: the encoder refuses it (the
+	// writer then stores a ROW_BATCH).
+	bad := append(binary.AppendUvarint(nil, 1), 'k', 3, 1, 0, 0x7f, 1)
+	if _, err := e.encode(nil, bad, 1); err == nil {
+		t.Fatal("unknown value tag encoded")
+	}
+}
+
+// Compressed rows go into ROW_COLUMNS sections, RowBatches keeps the row
+// layout; both restore the same state and the footers count the same
+// logical bytes.
+func TestColumnsAndRowBatches(t *testing.T) {
+	d, _ := edgeDB(t)
+	src := d.snap()
+	for _, c := range []Compression{CompressLZ4, CompressZstd} {
+		var raws []uint64
+		for _, rowBatches := range []bool{false, true} {
+			o := fixedOpts(c)
+			o.RowBatches = rowBatches
+			var buf bytes.Buffer
+			sum, err := WriteFull(context.Background(), &buf, src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws = append(raws, sum.RawBytes)
+			types := sectionTypes(t, buf.Bytes())
+			if rowBatches != (types[secRowColumns] == 0) || rowBatches != (types[secRowBatch] > 0) {
+				t.Fatalf("%v rowBatches=%v: sections %v", c, rowBatches, types)
+			}
+			res, err := Load(context.Background(), bytes.NewReader(buf.Bytes()), nil)
+			if err != nil {
+				t.Fatalf("%v rowBatches=%v: %v", c, rowBatches, err)
+			}
+			sameState(t, src, res.State)
+		}
+		if raws[0] != raws[1] {
+			t.Fatalf("%v: raw bytes %d (columns) != %d (rows)", c, raws[0], raws[1])
+		}
+	}
+}
+
+func sectionTypes(t testing.TB, b []byte) map[byte]int {
+	t.Helper()
+	rd := NewReaderWith(bytes.NewReader(b), ReaderOptions{ChecksumsOnly: true})
+	defer rd.Close()
+	types := map[byte]int{}
+	for {
+		it, err := rd.Next()
+		if err == io.EOF {
+			return types
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		types[it.Type]++
+	}
+}
+
+// Files written by format 1.0 (row layout only; testdata/format-1.0, made
+// by the writer before ROW_COLUMNS existed) still verify and restore to
+// the states they were made from.
+func TestFormat10FilesRead(t *testing.T) {
+	dir := filepath.Join("testdata", "format-1.0")
+	_, chain, _ := smallChain(t, CompressZstd)
+	edge, _ := edgeDB(t)
+	want := map[string]*engine.Snapshot{
+		"chain-lz4.heliodump": chain[2], "chain-zstd.heliodump": chain[2], "edge-zstd.heliodump": edge.snap(),
+	}
+	for name, snap := range want {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if minor := binary.LittleEndian.Uint16(b[10:]); minor != 0 {
+			t.Fatalf("%s: format minor %d, want a 1.0 file", name, minor)
+		}
+		if types := sectionTypes(t, b); types[secRowColumns] != 0 || types[secRowBatch] == 0 {
+			t.Fatalf("%s: sections %v", name, types)
+		}
+		if rep, err := Verify(bytes.NewReader(b)); err != nil || !rep.Passed() {
+			t.Fatalf("%s: verify: %v", name, err)
+		}
+		res, err := Load(context.Background(), bytes.NewReader(b), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sameState(t, snap, res.State)
+	}
+}
+
+// FuzzColumns feeds arbitrary column layouts to the decoder: it must
+// return an error or exactly rawLen bytes, never panic.
+func FuzzColumns(f *testing.F) {
+	raw, n := colCase(f)
+	var e colEncoder
+	cols, err := e.encode(nil, raw, n)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(cols, n, len(raw))
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([]engine.Row, 50)
+	keys := make([][]byte, 50)
+	lsns := make([]uint64, 50)
+	for i := range rows {
+		rows[i] = benchRow(rng, int64(i))
+		keys[i] = engine.EncodeKey(nil, int64(i))
+		lsns[i] = uint64(i / 10)
+	}
+	raw = colRaw(f, keys, rows, lsns)
+	cols, _ = e.encode(nil, raw, len(rows))
+	f.Add(cols, len(rows), len(raw))
+	f.Fuzz(func(t *testing.T, src []byte, count, rawLen int) {
+		if count < 0 || rawLen < 0 || rawLen > 1<<20 || count > rawLen {
+			return
+		}
+		var d colDecoder
+		out, err := d.decode(nil, src, count, rawLen)
+		if err == nil && len(out) != rawLen {
+			t.Fatalf("%d bytes, want %d", len(out), rawLen)
+		}
+	})
+}
