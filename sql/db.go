@@ -82,6 +82,8 @@ type DB struct {
 	randMu sync.Mutex
 	// locks is the node's row lock table (locks.go).
 	locks *lockTable
+	// rowIDs hands out hidden row ids (rowid.go).
+	rowIDs *rowIDAlloc
 }
 
 var _ pgwire.Backend = (*DB)(nil)
@@ -101,7 +103,7 @@ func New(cfg Config) *DB {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	db := &DB{cfg: cfg, started: cfg.Clock(), locks: newLockTable()}
+	db := &DB{cfg: cfg, started: cfg.Clock(), locks: newLockTable(), rowIDs: newRowIDAlloc()}
 	return db
 }
 

@@ -386,9 +386,9 @@ func (ins *inserter) insert(x *execCtx, row []any) ([]any, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if !t.def.HasHiddenRowID() {
-		x.ch.absent(t.name, key)
-	}
+	// Hidden row ids are unique by allocation on this node only
+	// (rowid.go): the key's absence is asserted for them too.
+	x.ch.absent(t.name, key)
 	x.ch.op(engine.Op{Kind: engine.OpInsert, Table: t.name, Key: key, Row: enc})
 	return row, true, nil
 }

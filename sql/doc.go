@@ -35,6 +35,11 @@
 // preconditions still decide, so writers on other nodes are handled by
 // the commit replay below.
 //
+// Hidden row ids (tables without a primary key) are neither asserted nor
+// locked: the node hands them out above the table's largest id and each
+// insert asserts its key absent (rowid.go), so appenders to a history
+// table do not queue behind each other's commits.
+//
 // When COMMIT fails with a serialization failure the block is re-executed
 // statement by statement on a fresh snapshot; if every statement returns
 // exactly what the client already saw, the re-executed change set is

@@ -205,8 +205,8 @@ func (lt *lockTable) releaseAll(o *lockOwner, lsn uint64) {
 	clear(o.held)
 }
 
-// writeKeys lists the rows and sequences a change set writes, sequences
-// first: the row keys an insert gets depend on the sequence, so taking
+// writeKeys lists the rows and sequences (but not row-id sequences) a
+// change set writes, sequences first: the row keys an insert gets depend on the sequence, so taking
 // the sequence first keeps two inserters from each holding what the
 // other needs.
 func writeKeys(cs *engine.ChangeSet) []lockKey {
@@ -216,6 +216,11 @@ func writeKeys(cs *engine.ChangeSet) []lockKey {
 		case engine.OpInsert, engine.OpUpdate, engine.OpDelete, engine.OpUpsert:
 			out = append(out, lockKey{table: op.Table, key: op.Key})
 		case engine.OpSetSequence:
+			if op.Seq < 0 {
+				// Hidden row ids are not asserted, so not locked
+				// (rowid.go).
+				continue
+			}
 			out = append(out, lockKey{table: op.Table, seq: op.Seq, isSeq: true})
 		}
 	}

@@ -406,7 +406,7 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 }
 
 func (s *Session) newExec(ctx context.Context, st *engine.State, now time.Time) *execCtx {
-	return &execCtx{ctx: ctx, db: s.db, sess: s, st: st, now: now, cache: map[any][][]any{}, ch: newChanges()}
+	return &execCtx{ctx: ctx, db: s.db, sess: s, st: st, now: now, cache: map[any][][]any{}, ch: newChanges(s.db.rowIDs)}
 }
 
 // backoff sleeps before retry number attempt (1, 2, ...): full jitter

@@ -15,6 +15,8 @@ type changes struct {
 	// seqs are sequences allocated from during the statement.
 	seqs     map[seqKey]*seqAlloc
 	seqOrder []seqKey
+	// ids hands out hidden row ids (rowid.go).
+	ids *rowIDAlloc
 }
 
 type seqKey struct {
@@ -22,10 +24,14 @@ type seqKey struct {
 	col   int
 }
 
-type seqAlloc struct{ cur int64 }
+type seqAlloc struct {
+	cur int64
+	// floor is where a hidden row-id allocation starts from (rowIDFloor).
+	floor int64
+}
 
-func newChanges() *changes {
-	return &changes{preSeen: map[engine.Precondition]bool{}, seqs: map[seqKey]*seqAlloc{}}
+func newChanges(ids *rowIDAlloc) *changes {
+	return &changes{preSeen: map[engine.Precondition]bool{}, seqs: map[seqKey]*seqAlloc{}, ids: ids}
 }
 
 func (ch *changes) pre(p engine.Precondition) {
@@ -49,17 +55,27 @@ func (ch *changes) absent(table, key string) {
 
 func (ch *changes) op(op engine.Op) { ch.cs.Ops = append(ch.cs.Ops, op) }
 
-// nextval allocates the next value of a table's sequence (col -1 = row id),
-// asserting the value it started from.
+// nextval allocates the next value of a table's sequence, asserting the
+// value it started from. Hidden row ids (col -1) come from the node's
+// allocator instead and assert nothing about the sequence (rowid.go); the
+// caller asserts that the row's key is absent.
 func (ch *changes) nextval(tbl engine.Table, table string, col int) int64 {
 	k := seqKey{table, col}
 	a := ch.seqs[k]
 	if a == nil {
 		v := tbl.Sequence(col)
-		ch.pre(engine.Precondition{Kind: engine.PreSequence, Table: table, Seq: col, Value: v})
-		a = &seqAlloc{cur: v}
+		if col < 0 {
+			v = rowIDFloor(tbl)
+		} else {
+			ch.pre(engine.Precondition{Kind: engine.PreSequence, Table: table, Seq: col, Value: v})
+		}
+		a = &seqAlloc{cur: v, floor: v}
 		ch.seqs[k] = a
 		ch.seqOrder = append(ch.seqOrder, k)
+	}
+	if col < 0 {
+		a.cur = max(a.cur, ch.ids.next(table, a.floor))
+		return a.cur
 	}
 	a.cur++
 	return a.cur
