@@ -3,15 +3,86 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
+
+// Cluster B's own flags (registered here so that main's flag.Parse sees
+// them): its dataset size is independent of -size, and -only clusterb
+// runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
+var (
+	clusterSizeMB = flag.Int("cluster-size", 256, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
+	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows; writes a file only if -out is given)")
+	rejoinPerf    = flag.String("rejoin-perf", "", "directory to write `perf record -g` CPU profiles of each rejoining node into (perf must be installed)")
+)
+
+// applyOnly adjusts cfg for -only: a partial table must not replace
+// docs/benchmarks.md unless -out names a file explicitly.
+func applyOnly(cfg *config) {
+	if *onlyPart == "" {
+		return
+	}
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "out" })
+	if !explicit {
+		cfg.Out = ""
+	}
+}
+
+// runOnly runs the part -only names, in place of the whole run.
+func runOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(string, ...any)) (*report, error) {
+	if *onlyPart != "clusterb" {
+		return rep, fmt.Errorf("-only %q: the only part that runs alone is clusterb", *onlyPart)
+	}
+	logf("building heliosdb-lite (product and heliosdb_debug builds)")
+	bins, err := l.build(ctx)
+	if err != nil {
+		return rep, err
+	}
+	clusterBRows(ctx, cfg, rep, l, bins.debug, bigDB{}, logf)
+	rep.Elapsed = time.Since(rep.Started)
+	rep.Env = append(rep.Env, fmt.Sprintf("cluster B only (-only clusterb, -cluster-size %d): elapsed %s", *clusterSizeMB, rep.Elapsed.Round(time.Second)))
+	return rep, ctx.Err()
+}
+
+// clusterBDB is the dataset cluster B holds: -cluster-size MB of the
+// generated rows (db itself when the size is the in-process one, or in
+// smoke mode). The logical size is the row count times the logical bytes
+// per row of db, or of a 50k-row sample when db is empty (-only).
+func clusterBDB(cfg config, db bigDB) (bigDB, error) {
+	mb := *clusterSizeMB
+	if mb <= 0 || cfg.Smoke {
+		mb = cfg.SizeMB
+	}
+	if db.rows > 0 && mb == cfg.SizeMB {
+		return db, nil
+	}
+	rows := rowsFor(config{SizeMB: mb, rowsOverride: cfg.rowsOverride})
+	if db.rows == 0 {
+		const sample = 50_000
+		e, err := buildEngine(sample, 1)
+		if err != nil {
+			return db, err
+		}
+		sum, err := snapshot.WriteFull(context.Background(), &countWriter{}, e.Snapshot(), snapshot.WriterOptions{Compression: snapshot.CompressNone})
+		if err != nil {
+			return db, err
+		}
+		db = bigDB{rows: sample, raw: int64(sum.RawBytes)}
+	}
+	return bigDB{rows: rows, raw: db.raw * int64(rows) / int64(db.rows)}, nil
+}
 
 // bigConfig is cluster B's config: snapshots taken often and the log
 // trimmed short, so that a wiped node must receive a snapshot
@@ -38,6 +109,7 @@ type bigDB struct {
 // generated database into it, and measures anti-entropy rounds, a
 // cluster-wide dump under concurrent writes, and rejoins.
 func clusterBRows(ctx context.Context, cfg config, rep *report, l *lab, bin string, db bigDB, logf func(string, ...any)) {
+	db, err := clusterBDB(cfg, db)
 	aeNames := []string{"anti-entropy round, 0 differing", "anti-entropy round, 100 differing"}
 	dumpNames := []string{"cluster dump under 8 writers", "write p99 during a cluster dump"}
 	rejoinNames := []string{"rejoin: restart from snapshot + log", "rejoin: rebuilt by snapshot install"}
@@ -45,6 +117,10 @@ func clusterBRows(ctx context.Context, cfg config, rep *report, l *lab, bin stri
 		for _, n := range names {
 			rep.fail(n, err)
 		}
+	}
+	if err != nil {
+		failAll(append(append(aeNames, dumpNames...), rejoinNames...), err)
+		return
 	}
 	logf("starting cluster B (heliosdb_debug build) for anti-entropy, cluster dump and rejoin")
 	c, err := l.startCluster(ctx, bin, "b", bigConfig)
@@ -274,6 +350,13 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 	if err := f.start(); err != nil {
 		return 0, err
 	}
+	if *rejoinPerf != "" {
+		stopPerf, err := perfRecord(f, filepath.Join(*rejoinPerf, fmt.Sprintf("rejoin-%s-wiped-%v-%d.perf.data", f.id, wipe, time.Now().Unix())))
+		if err != nil {
+			return 0, err
+		}
+		defer stopPerf()
+	}
 	err = waitFor(ctx, 10*time.Minute, f.id+" caught up", func() error {
 		s, err := f.status(ctx)
 		if err != nil {
@@ -285,6 +368,30 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 		return f.getJSON(ctx, "/ready", nil)
 	}, f.exited)
 	return time.Since(t0), err
+}
+
+// perfRecord samples n's process with `perf record -g` (499 Hz) into out
+// until the returned function is called.
+func perfRecord(n *hnode, out string) (func(), error) {
+	cmd, _ := n.state()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	p := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", fmt.Sprint(cmd.Process.Pid), "-o", out)
+	if err := p.Start(); err != nil {
+		return nil, fmt.Errorf("-rejoin-perf: %w", err)
+	}
+	return func() {
+		_ = p.Process.Signal(syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = p.Process.Kill()
+			<-done
+		}
+	}, nil
 }
 
 // withoutFlag drops "--name value" from args.

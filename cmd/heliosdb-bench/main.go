@@ -19,7 +19,7 @@
 // generated dataset restored, anti-entropy rounds, a cluster-wide dump
 // under writes, and rejoins after a restart and after a wiped data dir.
 //
-//	go run ./cmd/heliosdb-bench [-size MB] [-runs N] [-smoke] [-out docs/benchmarks.md]
+//	go run ./cmd/heliosdb-bench [-size MB] [-cluster-size MB] [-runs N] [-smoke] [-only clusterb] [-out docs/benchmarks.md]
 package main
 
 import (
@@ -39,6 +39,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "docs/benchmarks.md", "markdown file to write the table to (empty: none)")
 	flag.BoolVar(&cfg.NoInstall, "no-install", false, "do not apt-get install missing anchors")
 	flag.Parse()
+	applyOnly(&cfg) // clusterb.go: -only, -cluster-size
 	if cfg.Smoke {
 		cfg.smokeDefaults()
 	}

@@ -31,6 +31,9 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return rep, err
 	}
 	defer l.close()
+	if *onlyPart != "" {
+		return runOnly(ctx, cfg, rep, l, logf) // clusterb.go
+	}
 	ours := map[string]stat{}
 	e, raw, err := inProcess(ctx, cfg, rep, ours, logf)
 	if err != nil {
