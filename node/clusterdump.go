@@ -139,6 +139,9 @@ func (n *Node) writeClusterDump(m fsm.DumpMark, rec *DumpRecord, snap *engine.Sn
 	// (every node of the cluster dumps at once, and in a local cluster
 	// they share the same cores).
 	wo.Workers = 1
+	// Smaller batches than a user dump's: one batch is compressed in one
+	// go, so its size is the longest stretch of CPU the dump takes at once.
+	wo.BatchSize = clusterDumpBatch
 	id, err := uuid.Parse(m.ID)
 	if err != nil {
 		return fmt.Errorf("bad dump id %q: %w", m.ID, err)
@@ -160,7 +163,7 @@ func (n *Node) writeClusterDump(m fsm.DumpMark, rec *DumpRecord, snap *engine.Sn
 		rec.Path = filepath.Join(dir, m.Name+".heliodump")
 		if !fileHoldsDump(rec.Path, id) {
 			err := snapshot.WriteFileAtomic(rec.Path, func(w io.Writer) error {
-				_, err := snapshot.WriteFull(ctx, w, snap, wo)
+				_, err := snapshot.WriteFull(ctx, n.pacedWriter(w), snap, wo)
 				return err
 			})
 			if err != nil {
@@ -170,6 +173,106 @@ func (n *Node) writeClusterDump(m fsm.DumpMark, rec *DumpRecord, snap *engine.Sn
 	}
 	rec.Size, rec.Checksum, err = fileChecksum(rec.Path)
 	return err
+}
+
+// DefaultDumpBytesPerSec is the pace of a background cluster dump's file
+// while foreground writes flow ([dump] max_bytes_per_sec = 0).
+const DefaultDumpBytesPerSec = 8 << 20
+
+// clusterDumpBatch is the batch size of cluster dump files. Every node
+// must use the same, or the files would differ.
+const clusterDumpBatch = 256 << 10
+
+// pacedChunk is the most a paced writer passes on at once.
+const pacedChunk = 64 << 10
+
+// busyWindow: the node counts as serving writes for this long after it
+// applied a log entry.
+const busyWindow = 100 * time.Millisecond
+
+// pacedWriter makes a background dump low priority. While the node serves
+// writes (it applied a raft entry in the last busyWindow), the dump passes
+// on at most rate bytes per second, in chunks of pacedChunk, sleeping in
+// between; the dump's scan and compression wait behind its output, so
+// they take the same small share of the CPU and leave the rest to the
+// writes. While the node is idle the dump runs at full speed. Pacing
+// changes when bytes are written, never which: every node's file stays
+// identical.
+type pacedWriter struct {
+	w       io.Writer
+	rate    float64       // bytes per second
+	applied func() uint64 // the node's applied raft index
+	sleep   func(time.Duration)
+	now     func() time.Time
+
+	lastIdx  uint64
+	lastBusy time.Time
+	// tokens is what may be written now without waiting; it refills at
+	// rate, up to pacedChunk, while the node is busy.
+	tokens float64
+	filled time.Time
+}
+
+// pacedWriter wraps w for a background dump of this node (w itself when
+// [dump] max_bytes_per_sec is negative).
+func (n *Node) pacedWriter(w io.Writer) io.Writer {
+	rate := n.cfg.Dump.MaxBytesPerSec
+	switch {
+	case rate < 0:
+		return w
+	case rate == 0:
+		rate = DefaultDumpBytesPerSec
+	}
+	return newPacedWriter(w, rate, n.repl.AppliedIndex)
+}
+
+func newPacedWriter(w io.Writer, rate int64, applied func() uint64) *pacedWriter {
+	return &pacedWriter{w: w, rate: float64(rate), applied: applied, sleep: time.Sleep, now: time.Now, lastIdx: applied()}
+}
+
+// busy reports whether foreground writes flow on this node.
+func (p *pacedWriter) busy(now time.Time) bool {
+	if idx := p.applied(); idx != p.lastIdx {
+		p.lastIdx, p.lastBusy = idx, now
+	}
+	return now.Sub(p.lastBusy) < busyWindow
+}
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	done := 0
+	for len(b) > 0 {
+		c := min(len(b), pacedChunk)
+		p.wait(c)
+		k, err := p.w.Write(b[:c])
+		done += k
+		if err != nil {
+			return done, err
+		}
+		b = b[c:]
+	}
+	return done, nil
+}
+
+// wait blocks until c bytes may be written.
+func (p *pacedWriter) wait(c int) {
+	now := p.now()
+	if !p.busy(now) {
+		// Idle: full speed, and the next busy stretch starts with a
+		// full bucket.
+		p.tokens, p.filled = pacedChunk, now
+		return
+	}
+	if p.filled.IsZero() {
+		p.tokens, p.filled = pacedChunk, now
+	}
+	p.tokens = min(pacedChunk, p.tokens+now.Sub(p.filled).Seconds()*p.rate)
+	p.filled = now
+	if p.tokens < float64(c) {
+		d := time.Duration((float64(c) - p.tokens) / p.rate * float64(time.Second))
+		p.sleep(d)
+		p.tokens, p.filled = float64(c), p.filled.Add(d)
+	}
+	p.tokens -= float64(c)
 }
 
 // fileHoldsDump reports whether path is a complete dump whose first

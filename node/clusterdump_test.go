@@ -318,3 +318,63 @@ func TestClusterDump(t *testing.T) {
 		t.Fatalf("corrupted dump not reported: %+v", entries)
 	}
 }
+
+// fakeClock drives a pacedWriter without real sleeping.
+type fakeClock struct {
+	t     time.Time
+	slept time.Duration
+}
+
+func (c *fakeClock) now() time.Time { return c.t }
+func (c *fakeClock) sleep(d time.Duration) {
+	c.slept += d
+	c.t = c.t.Add(d)
+}
+
+func TestPacedWriterPacesOnlyWhileBusy(t *testing.T) {
+	const rate = 1 << 20
+	data := make([]byte, 4<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name string
+		busy bool
+	}{{"busy", true}, {"idle", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{t: time.Unix(1000, 0)}
+			var idx uint64
+			applied := func() uint64 {
+				if tc.busy {
+					idx++ // a write applied between any two calls
+				}
+				return idx
+			}
+			var out strings.Builder
+			p := newPacedWriter(&out, rate, applied)
+			p.now, p.sleep = clk.now, clk.sleep
+			// Start idle long enough for the idle case to count as idle.
+			clk.t = clk.t.Add(time.Second)
+			for off := 0; off < len(data); off += 300_001 {
+				n, err := p.Write(data[off:min(off+300_001, len(data))])
+				if err != nil || n != min(300_001, len(data)-off) {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+			}
+			if out.String() != string(data) {
+				t.Fatal("paced output differs from the input")
+			}
+			if !tc.busy {
+				if clk.slept != 0 {
+					t.Fatalf("idle node: slept %v, want no pacing", clk.slept)
+				}
+				return
+			}
+			// A full bucket (one chunk) goes at once; the rest at rate.
+			want := time.Duration(float64(len(data)-pacedChunk) / rate * float64(time.Second))
+			if d := clk.slept - want; d < -time.Millisecond || d > time.Millisecond {
+				t.Fatalf("busy node: slept %v, want %v", clk.slept, want)
+			}
+		})
+	}
+}

@@ -82,6 +82,10 @@ type DumpConfig struct {
 	RetentionDays    int    `toml:"retention_days"`
 	NotifyEmail      string `toml:"notify_email"`
 	NotifyWebhook    string `toml:"notify_webhook"`
+	// MaxBytesPerSec paces the file writing of background cluster dumps
+	// while foreground writes flow (node/clusterdump.go): 0 means the
+	// default, negative means unpaced.
+	MaxBytesPerSec int64 `toml:"max_bytes_per_sec"`
 }
 
 // AuthConfig lists users. Unlisted users are trusted on loopback only,
