@@ -60,7 +60,8 @@ type FSM struct {
 	// dumpHook is set once before raft starts (SetDumpHook).
 	dumpHook DumpHook
 	stats    persistStats
-	ae       aeState // anti-entropy rounds (markers.go)
+	ae       aeState  // anti-entropy rounds (markers.go)
+	prep     prepared // a user restore's state, built by the node (userrestore.go)
 }
 
 // New returns the FSM over e.
@@ -129,7 +130,14 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	start := time.Now()
-	res, err := snapshot.Load(context.Background(), rc, nil)
+	st, r := f.takePrepared(rc)
+	if st != nil {
+		f.eng.Install(st)
+		f.aeReset()
+		f.log.Info("restored user snapshot (loaded while received)", "lsn", st.LSN())
+		return nil
+	}
+	res, err := snapshot.Load(context.Background(), r, nil)
 	if err != nil {
 		return fmt.Errorf("fsm: restore: %w", err)
 	}

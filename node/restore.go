@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,6 +23,10 @@ import (
 )
 
 // Restore over the wire (COPY heliosdb.restore FROM STDIN WITH (...)).
+//
+// A clean restore of a whole dump on the leader goes through raft's user
+// restore instead (restore_snapshot.go); everything else takes the staged
+// path described here.
 //
 // Atomicity without a giant log entry: the dump's batches are proposed as
 // many ordinary change sets into hidden staging tables (engine.StagingDef,
@@ -172,7 +177,13 @@ func (n *Node) copyRestoreIn(ctx context.Context, opts map[string]string, r io.R
 	defer mu.(*sync.Mutex).Unlock()
 	rs := &restorer{n: n, ctx: ctx, opts: ro, id: uuid.NewString()[:8], staged: map[string]*stagedTable{}, skip: map[string]bool{}}
 	start := time.Now()
-	tag, err := rs.run(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var tag string
+	if n.snapshotRestoreEligible(ro) && peekFullDump(br) {
+		tag, err = rs.runSnapshot(br)
+	} else {
+		tag, err = rs.run(br)
+	}
 	if err != nil {
 		if rs.made {
 			rs.cleanup()
@@ -365,7 +376,12 @@ func (rs *restorer) footer(f *snapshot.Footer) error {
 	if err := rs.wait(0); err != nil {
 		return err
 	}
-	snap := rs.n.eng.Snapshot() // our own proposals are applied: local is enough
+	// Our proposals are applied on the leader, but a follower serving the
+	// restore may not have applied them yet: read behind the barrier.
+	snap, err := rs.n.readSnapshot(rs.ctx, "linearizable")
+	if err != nil {
+		return err
+	}
 	for i := range f.Tables {
 		ft := f.Tables[i]
 		st := rs.staged[ft.Name]
@@ -451,6 +467,12 @@ func (rs *restorer) finish() (string, error) {
 		return "", err
 	}
 	rs.made = false
+	if rs.n.repl.AppliedIndex() < lsn {
+		// A follower: wait until the swap is applied here too.
+		if _, err := rs.n.readSnapshot(rs.ctx, "linearizable"); err != nil {
+			return "", err
+		}
+	}
 	verified, mismatched := rs.verifyAfter(lsn, names)
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=%s lsn=%d source_lsn=%d damaged=%d",
 		len(names), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, rs.damage), nil
