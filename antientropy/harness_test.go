@@ -39,6 +39,8 @@ type tnode struct {
 type tcluster struct {
 	t     testing.TB
 	nodes []*tnode
+	// tune, when set, adjusts every node's anti-entropy configuration.
+	tune func(*antientropy.Config)
 }
 
 func freeAddr(t testing.TB) string {
@@ -91,8 +93,14 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 // newCluster starts size nodes that find each other by gossip and waits
 // until all are voters.
 func newCluster(t testing.TB, size int) *tcluster {
+	return newClusterWith(t, size, nil)
+}
+
+// newClusterWith is newCluster with every node's anti-entropy
+// configuration adjusted by tune (may be nil).
+func newClusterWith(t testing.TB, size int, tune func(*antientropy.Config)) *tcluster {
 	engine.EnableDebugHooks()
-	c := &tcluster{t: t}
+	c := &tcluster{t: t, tune: tune}
 	var cfgs []replication.Config
 	var gossip []string
 	for i := range size {
@@ -170,6 +178,9 @@ func (c *tcluster) start(cfg replication.Config) *tnode {
 	ac.Token = cfg.RPCToken
 	ac.Marker, ac.Repair = fsm.EncodeAEMark, fsm.EncodeAERepair
 	ac.Logger = cfg.Logger
+	if c.tune != nil {
+		c.tune(&ac)
+	}
 	tn.runner, err = antientropy.NewRunner(ac, antientropy.FromReplication(tn.n), tn.replica)
 	if err != nil {
 		t.Fatal(err)

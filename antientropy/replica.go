@@ -1,6 +1,7 @@
 package antientropy
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -36,11 +38,16 @@ type Replica struct {
 	// leaves disagreed with its own rows (exported as a metric).
 	leafMismatches atomic.Uint64
 
+	// rebuildRate bounds the rows per second a rebuild rehashes (0:
+	// unpaced); rebuildSlept is the time rebuild scans spent waiting.
+	rebuildRate  atomic.Int64
+	rebuildSlept atomic.Int64
+
 	mu struct {
 		sync.Mutex // guards the caches below; one round at a time
 		round      uint64
 		trees      map[cut]*Tree
-		leafRows   map[cut]map[int][]RowEntry
+		leafRows   map[cut]map[int][]leafRow
 	}
 }
 
@@ -53,6 +60,21 @@ func NewReplica(source RoundSource, applied func() uint64, token string, log *sl
 	}
 	return &Replica{source: source, applied: applied, token: token, log: log}
 }
+
+// SetRebuildRate bounds the CPU of rebuild rounds on this node: the scans
+// that recompute row hashes from the stored rows visit at most rowsPerSec
+// rows per second (0 or less: unpaced).
+func (r *Replica) SetRebuildRate(rowsPerSec int64) { r.rebuildRate.Store(max(rowsPerSec, 0)) }
+
+// RebuildPaused is the total time rebuild scans on this node waited to
+// stay under their rate.
+func (r *Replica) RebuildPaused() time.Duration { return time.Duration(r.rebuildSlept.Load()) }
+
+func (r *Replica) pacer(ctx context.Context) *pacer {
+	return newPacer(ctx, r.rebuildRate.Load())
+}
+
+func (r *Replica) donePacing(p *pacer) { r.rebuildSlept.Add(int64(p.slept)) }
 
 // SetTrigger sets what POST trigger runs (the node's Runner.Trigger).
 func (r *Replica) SetTrigger(f func()) { r.trigger = f }
@@ -131,13 +153,15 @@ func (r *Replica) view(round uint64) (*engine.Snapshot, uint64, bool) {
 	}
 	r.mu.Lock()
 	if r.mu.round != round {
-		r.mu.round, r.mu.trees, r.mu.leafRows = round, map[cut]*Tree{}, map[cut]map[int][]RowEntry{}
+		r.mu.round, r.mu.trees, r.mu.leafRows = round, map[cut]*Tree{}, map[cut]map[int][]leafRow{}
 	}
 	r.mu.Unlock()
 	return snap, lsn, true
 }
 
-func (r *Replica) tree(snap *engine.Snapshot, c cut) *Tree {
+// tree returns the tree of a table at the cut; nil if a paced rebuild
+// was stopped by ctx.
+func (r *Replica) tree(ctx context.Context, snap *engine.Snapshot, c cut) *Tree {
 	r.mu.Lock()
 	t, ok := r.mu.trees[c]
 	r.mu.Unlock()
@@ -150,7 +174,12 @@ func (r *Replica) tree(snap *engine.Snapshot, c cut) *Tree {
 	case !exists:
 		leaves = make([]uint64, engine.NumLeaves)
 	case c.Rebuild:
-		leaves = rebuildLeaves(c.Table, tab, true)
+		p := r.pacer(ctx)
+		leaves, ok = rebuildLeaves(c.Table, tab, p)
+		r.donePacing(p)
+		if !ok {
+			return nil
+		}
 	default:
 		leaves = tab.Leaves()
 	}
@@ -180,7 +209,11 @@ func (r *Replica) handleRoots(w http.ResponseWriter, req *http.Request) {
 	rep := rootsReply{Status: StatusOK, LSN: lsn, Applied: r.applied(), Fenced: fenced}
 	for _, name := range snap.TableNames() {
 		tab, _ := snap.Table(name)
-		t := r.tree(snap, cut{Round: round, Rebuild: rebuild, Table: name})
+		t := r.tree(req.Context(), snap, cut{Round: round, Rebuild: rebuild, Table: name})
+		if t == nil {
+			writeJSON(w, http.StatusServiceUnavailable, errorReply{Err: "antientropy: rebuild abandoned"})
+			return
+		}
 		rep.Tables = append(rep.Tables, tableRoot{Name: name, Root: t.Root(), Rows: tab.Len(), Def: defHash(tab)})
 		if rebuild {
 			// Incremental leaves against the stored rows with their stored
@@ -209,7 +242,11 @@ func (r *Replica) handleTree(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusConflict, errorReply{Err: "antientropy: round not available"})
 		return
 	}
-	t := r.tree(snap, q.cut)
+	t := r.tree(req.Context(), snap, q.cut)
+	if t == nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorReply{Err: "antientropy: rebuild abandoned"})
+		return
+	}
 	rep := treeReply{Children: make([][]uint64, len(q.Parents))}
 	for i, p := range q.Parents {
 		rep.Children[i] = t.Children(q.Level, p)
@@ -220,12 +257,13 @@ func (r *Replica) handleTree(w http.ResponseWriter, req *http.Request) {
 // rowsOfLeaves returns the rows of the given leaves at the cut, scanning
 // the table once for all leaves not cached yet. The table's row tree is
 // ordered by key, not by leaf, so finding a leaf's rows is a pass over the
-// table: paid only for tables whose roots differ.
-func (r *Replica) rowsOfLeaves(snap *engine.Snapshot, c cut, leaves []int) map[int][]RowEntry {
+// table: paid only for tables whose roots differ. In rebuild rounds the
+// scan is paced like the rebuild itself; nil when ctx stopped it.
+func (r *Replica) rowsOfLeaves(ctx context.Context, snap *engine.Snapshot, c cut, leaves []int) map[int][]leafRow {
 	r.mu.Lock()
 	cache := r.mu.leafRows[c]
 	if cache == nil {
-		cache = map[int][]RowEntry{}
+		cache = map[int][]leafRow{}
 	}
 	var missing []int
 	for _, l := range leaves {
@@ -236,7 +274,7 @@ func (r *Replica) rowsOfLeaves(snap *engine.Snapshot, c cut, leaves []int) map[i
 	r.mu.Unlock()
 	if len(missing) > 0 {
 		want := make([]bool, engine.NumLeaves)
-		found := map[int][]RowEntry{}
+		found := map[int][]leafRow{}
 		for _, l := range missing {
 			if l >= 0 && l < engine.NumLeaves {
 				want[l] = true
@@ -244,22 +282,33 @@ func (r *Replica) rowsOfLeaves(snap *engine.Snapshot, c cut, leaves []int) map[i
 			}
 		}
 		if tab, ok := snap.Table(c.Table); ok {
+			p := r.pacer(ctx)
+			if !c.Rebuild {
+				p.rate = 0
+			}
+			done := true
 			tab.Scan(func(row engine.RowRef) bool {
-				l := engine.LeafOf(row.Key)
-				if want[l] {
+				kh := keyHash(row.Key)
+				if l := int(kh >> (64 - engine.LeafBits)); want[l] {
 					h := row.Hash
 					if c.Rebuild {
 						h = engine.RowHash(c.Table, row.Key, row.Enc)
 					}
-					found[l] = append(found[l], RowEntry{Key: []byte(row.Key), Hash: h})
+					// The key stays in the frozen view (immutable): no copy.
+					found[l] = append(found[l], leafRow{key: row.Key, kh: kh, h: h})
 				}
-				return true
+				done = p.step()
+				return done
 			})
+			r.donePacing(p)
+			if !done {
+				return nil
+			}
 		}
 		r.mu.Lock()
 		if r.mu.round == c.Round {
 			if r.mu.leafRows[c] == nil {
-				r.mu.leafRows[c] = map[int][]RowEntry{}
+				r.mu.leafRows[c] = map[int][]leafRow{}
 			}
 			for l, rows := range found {
 				r.mu.leafRows[c][l] = rows
@@ -270,7 +319,7 @@ func (r *Replica) rowsOfLeaves(snap *engine.Snapshot, c cut, leaves []int) map[i
 		}
 		r.mu.Unlock()
 	}
-	out := make(map[int][]RowEntry, len(leaves))
+	out := make(map[int][]leafRow, len(leaves))
 	r.mu.Lock()
 	for _, l := range leaves {
 		out[l] = cache[l]
@@ -293,15 +342,36 @@ func (r *Replica) handleBuckets(w http.ResponseWriter, req *http.Request) {
 	for _, b := range q.Buckets {
 		leaves = append(leaves, b.Leaf)
 	}
-	byLeaf := r.rowsOfLeaves(snap, q.cut, leaves)
+	byLeaf := r.rowsOfLeaves(req.Context(), snap, q.cut, leaves)
+	if byLeaf == nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorReply{Err: "antientropy: scan abandoned"})
+		return
+	}
 	rep := bucketsReply{Buckets: make([]bucketReply, len(q.Buckets))}
 	for i, b := range q.Buckets {
-		rows := filterRows(b, byLeaf[b.Leaf])
-		br := bucketReply{Count: len(rows)}
-		if len(rows) <= q.MaxRows || b.Depth+fanBits > maxSubBits {
-			br.Rows = rows
+		br := bucketReply{}
+		rows := byLeaf[b.Leaf]
+		for _, lr := range rows {
+			if b.contains(lr.kh) {
+				br.Count++
+			}
+		}
+		if br.Count <= q.MaxRows || b.Depth+fanBits > maxSubBits {
+			br.Rows = make([]RowEntry, 0, br.Count)
+			for _, lr := range rows {
+				if b.contains(lr.kh) {
+					br.Rows = append(br.Rows, RowEntry{Key: []byte(lr.key), Hash: lr.h})
+				}
+			}
 		} else {
-			br.Sums, br.Counts = splitRows(b, rows)
+			br.Sums, br.Counts = make([]uint64, Fanout), make([]int, Fanout)
+			for _, lr := range rows {
+				if b.contains(lr.kh) {
+					c := b.childOf(lr.kh)
+					br.Sums[c] += lr.h
+					br.Counts[c]++
+				}
+			}
 		}
 		rep.Buckets[i] = br
 	}

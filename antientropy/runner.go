@@ -60,6 +60,10 @@ type Config struct {
 	// RoundTimeout bounds how long a round waits for voters to apply its
 	// marker, and each round as a whole is bounded by 10x this.
 	RoundTimeout time.Duration
+	// RebuildTimeout bounds a rebuild round as a whole instead (when
+	// larger): nodes pace the rescan of their rows (Replica.SetRebuildRate),
+	// so a rebuild of a large table takes rows / rate.
+	RebuildTimeout time.Duration
 	// MaxRowsPerBucket: a bucket this small is compared by its rows.
 	MaxRowsPerBucket int
 	// RepairBatch is the number of row images per repair log entry.
@@ -88,6 +92,7 @@ func DefaultConfig() Config {
 		MaxBytesPerSec:   4 << 20,
 		RebuildEvery:     6,
 		RoundTimeout:     10 * time.Second,
+		RebuildTimeout:   time.Hour,
 		MaxRowsPerBucket: 32,
 		RepairBatch:      1000,
 		LargeDiff:        10000,
@@ -104,6 +109,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: max_bytes_per_sec %d is negative", ErrInvalidConfig, c.MaxBytesPerSec)
 	case c.RoundTimeout <= 0:
 		return fmt.Errorf("%w: round timeout must be positive", ErrInvalidConfig)
+	case c.RebuildTimeout < 0:
+		return fmt.Errorf("%w: rebuild timeout %v is negative", ErrInvalidConfig, c.RebuildTimeout)
 	case c.MaxRowsPerBucket < 1 || c.RepairBatch < 1 || c.MaxReportedDiffs < 1:
 		return fmt.Errorf("%w: bucket, batch and report sizes must be positive", ErrInvalidConfig)
 	case c.Marker == nil || c.Repair == nil:
@@ -248,8 +255,6 @@ func (r *Runner) run(ctx context.Context, forceRebuild bool) (*Report, error) {
 	}
 	r.runMu.Lock()
 	defer r.runMu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, 10*r.cfg.RoundTimeout)
-	defer cancel()
 
 	r.mu.Lock()
 	r.mu.seq++
@@ -260,6 +265,13 @@ func (r *Runner) run(ctx context.Context, forceRebuild bool) (*Report, error) {
 	}
 	r.mu.lastID = id
 	r.mu.Unlock()
+
+	limit := 10 * r.cfg.RoundTimeout
+	if rebuild {
+		limit = max(limit, r.cfg.RebuildTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 
 	start := time.Now()
 	rep := &Report{Round: id, Coordinator: r.cluster.ID(), Rebuild: rebuild, Started: start.UTC()}

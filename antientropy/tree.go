@@ -120,6 +120,14 @@ type RowEntry struct {
 	Hash uint64 `json:"h"`
 }
 
+// leafRow is a row of a leaf as a node keeps it during a round: the key
+// (a view into the frozen snapshot), its key hash and its row hash.
+type leafRow struct {
+	key string
+	kh  uint64
+	h   uint64
+}
+
 // splitRows sums rows (all inside b) per child of b.
 func splitRows(b Bucket, rows []RowEntry) (sums []uint64, counts []int) {
 	sums, counts = make([]uint64, Fanout), make([]int, Fanout)
@@ -142,20 +150,19 @@ func filterRows(b Bucket, rows []RowEntry) []RowEntry {
 	return out
 }
 
-// leafRoots computes, from the rows of a table as stored, the leaves the
-// engine should hold: with rehash the row hashes are recomputed from the
-// stored bytes (catching rows whose bytes no longer match their hash).
-func rebuildLeaves(name string, t engine.Table, rehash bool) []uint64 {
+// rebuildLeaves computes, from the rows of a table as stored, the leaves
+// the engine should hold, recomputing every row hash from the stored bytes
+// (catching rows whose bytes no longer match their hash). The scan is
+// paced by p; it returns false when p stopped it (round abandoned).
+func rebuildLeaves(name string, t engine.Table, p *pacer) ([]uint64, bool) {
 	leaves := make([]uint64, engine.NumLeaves)
+	ok := true
 	t.Scan(func(r engine.RowRef) bool {
-		h := r.Hash
-		if rehash {
-			h = engine.RowHash(name, r.Key, r.Enc)
-		}
-		leaves[engine.LeafOf(r.Key)] += h
-		return true
+		leaves[engine.LeafOf(r.Key)] += engine.RowHash(name, r.Key, r.Enc)
+		ok = p.step()
+		return ok
 	})
-	return leaves
+	return leaves, ok
 }
 
 // defHash identifies a table's definition (replicas with different
