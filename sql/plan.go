@@ -546,6 +546,9 @@ func (n *cteScanNode) run(x *execCtx) ([][]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x.cache == nil {
+		x.cache = map[any][][]any{}
+	}
 	x.cache[n.def] = rows
 	return copyRows(rows), nil
 }

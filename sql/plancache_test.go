@@ -97,3 +97,57 @@ func execUncached(s *Session, text string) ([]*pgwire.Result, error) {
 	}
 	return out, nil
 }
+
+// The extended protocol's Parse reuses the tree and plan of a text it
+// has prepared before (same declared types), re-plans after DDL, and
+// keeps texts with other declared types apart.
+func TestPrepareCache(t *testing.T) {
+	db, _ := newTestDB(t)
+	s := db.NewLocalSession()
+	ctx := context.Background()
+	mustExec(t, s, "CREATE TABLE p (id int PRIMARY KEY, v int); INSERT INTO p VALUES (1, 10), (2, 20)")
+	const q = "SELECT * FROM p WHERE id = $1"
+	prep := func(types ...uint32) *stmt {
+		t.Helper()
+		ps, err := s.Prepare(ctx, q, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps.(*stmt)
+	}
+	run := func(st *stmt, arg any) []any {
+		t.Helper()
+		res, err := st.Execute(ctx, []any{arg})
+		if err != nil || len(res.Rows) != 1 {
+			t.Fatalf("execute: %v %v", res, err)
+		}
+		return res.Rows[0]
+	}
+	a, b := prep(), prep()
+	if a.node != b.node || a.cp == nil || a.cp != b.cp {
+		t.Fatal("second Parse of the same text parsed or planned again")
+	}
+	if got := run(b, "2"); len(got) != 2 || got[1] != int32(20) && got[1] != int64(20) {
+		t.Fatalf("row %v", got)
+	}
+	if c := prep(20); c.cp == a.cp {
+		t.Fatal("declared int8 shares the plan of undeclared types")
+	}
+	mustExec(t, s, "ALTER TABLE p ADD COLUMN w text")
+	c := prep()
+	if c.cp == a.cp || len(c.Columns()) != 3 {
+		t.Fatalf("after ALTER TABLE: %d columns, same plan %v", len(c.Columns()), c.cp == a.cp)
+	}
+	if got := run(c, "1"); len(got) != 3 {
+		t.Fatalf("row %v", got)
+	}
+	// An aborted transaction refuses a cached text like any other.
+	mustExec(t, s, "BEGIN")
+	if _, err := s.Exec(ctx, "SELECT 1/0"); err == nil {
+		t.Fatal("1/0 succeeded")
+	}
+	if _, err := s.Prepare(ctx, q, nil); err == nil {
+		t.Fatal("Prepare in an aborted transaction succeeded")
+	}
+	mustExec(t, s, "ROLLBACK")
+}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"hash/fnv"
 	mrand "math/rand/v2"
@@ -29,6 +30,9 @@ type Session struct {
 	locks lockOwner
 	// plans is the simple-protocol plan cache (plancache.go).
 	plans map[string]*planTemplate
+	// prepCache holds parsed and planned extended-protocol texts
+	// (Prepare), bounded by maxPlanCache.
+	prepCache map[string]*prepEntry
 }
 
 var _ pgwire.Session = (*Session)(nil)
@@ -157,20 +161,30 @@ func parseError(err error) error {
 
 // Prepare implements pgwire.Session: one statement, compiled now so the
 // client learns parameter and result types.
+//
+// Clients that send Parse for every execution (unnamed statements:
+// pgbench -M extended, JDBC below prepareThreshold, many ORMs) would pay
+// the parse and the plan each time; the session keeps the parsed tree and
+// plan of recent texts (prepCache) and reuses them while the plan's
+// tables are unchanged.
 func (s *Session) Prepare(ctx context.Context, query string, paramTypes []uint32) (pgwire.Statement, error) {
-	stmts, err := s.parse(query)
-	if err != nil {
-		return nil, err
+	key := prepKey(query, paramTypes)
+	e, hit := s.prepCache[key]
+	if !hit {
+		stmts, err := s.parse(query)
+		if err != nil {
+			return nil, err
+		}
+		switch len(stmts) {
+		case 0:
+			return nil, nil
+		case 1:
+		default:
+			return nil, errorf(codeSyntax, "cannot insert multiple commands into a prepared statement")
+		}
+		e = &prepEntry{node: stmts[0].node, text: stmts[0].text, loc: stmts[0].loc}
 	}
-	switch len(stmts) {
-	case 0:
-		return nil, nil
-	case 1:
-	default:
-		return nil, errorf(codeSyntax, "cannot insert multiple commands into a prepared statement")
-	}
-	st := stmts[0]
-	st.declared = paramTypes
+	st := &stmt{s: s, node: e.node, text: e.text, loc: e.loc, declared: paramTypes}
 	if s.tx != nil && s.tx.failed && !isTxEnd(st.node) {
 		return nil, abortedErr()
 	}
@@ -179,14 +193,49 @@ func (s *Session) Prepare(ctx context.Context, query string, paramTypes []uint32
 		if err != nil {
 			return nil, err
 		}
-		cp, err := st.compile(state)
-		if err != nil {
-			s.failTx()
-			return nil, err
+		if e.cp != nil && e.cp.valid(state) {
+			st.cp = e.cp
+		} else {
+			cp, err := st.compile(state)
+			if err != nil {
+				s.failTx()
+				return nil, err
+			}
+			st.cp, e.cp = cp, cp
 		}
-		st.cp = cp
+	}
+	if !hit {
+		if len(s.prepCache) >= maxPlanCache {
+			clear(s.prepCache)
+		}
+		if s.prepCache == nil {
+			s.prepCache = map[string]*prepEntry{}
+		}
+		s.prepCache[key] = e
 	}
 	return st, nil
+}
+
+// prepEntry is a parsed (and, for data statements, planned) text of the
+// extended protocol, shared by the statements prepared from it. The tree
+// is never modified after parsing; the plan re-plans itself like any
+// prepared statement's when its tables change.
+type prepEntry struct {
+	node *pg.Node
+	text string
+	loc  int
+	cp   *compiled
+}
+
+// prepKey is the extended-protocol cache key: the declared parameter
+// types (they change the plan) and the text.
+func prepKey(query string, paramTypes []uint32) string {
+	b := make([]byte, 0, len(query)+4*len(paramTypes)+binary.MaxVarintLen64)
+	b = binary.AppendUvarint(b, uint64(len(paramTypes)))
+	for _, t := range paramTypes {
+		b = binary.BigEndian.AppendUint32(b, t)
+	}
+	return string(append(b, query...))
 }
 
 // readState is what a statement reads: the transaction's view, or a new
@@ -406,7 +455,7 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 }
 
 func (s *Session) newExec(ctx context.Context, st *engine.State, now time.Time) *execCtx {
-	return &execCtx{ctx: ctx, db: s.db, sess: s, st: st, now: now, cache: map[any][][]any{}, ch: newChanges(s.db.rowIDs)}
+	return &execCtx{ctx: ctx, db: s.db, sess: s, st: st, now: now, ch: newChanges(s.db.rowIDs)}
 }
 
 // backoff sleeps before retry number attempt (1, 2, ...): full jitter

@@ -20,6 +20,9 @@ func runSub(x *execCtx, p plan, correlated bool, r []any) ([][]any, error) {
 		return nil, err
 	}
 	if !correlated {
+		if x.cache == nil {
+			x.cache = map[any][][]any{}
+		}
 		x.cache[p] = rows
 	}
 	return rows, nil

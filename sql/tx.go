@@ -11,7 +11,7 @@ import (
 // changes accumulates one statement's change set.
 type changes struct {
 	cs      engine.ChangeSet
-	preSeen map[engine.Precondition]bool
+	preSeen map[engine.Precondition]bool // nil while few (see pre)
 	// seqs are sequences allocated from during the statement.
 	seqs     map[seqKey]*seqAlloc
 	seqOrder []seqKey
@@ -31,14 +31,35 @@ type seqAlloc struct {
 }
 
 func newChanges(ids *rowIDAlloc) *changes {
-	return &changes{preSeen: map[engine.Precondition]bool{}, seqs: map[seqKey]*seqAlloc{}, ids: ids}
+	return &changes{ids: ids}
 }
 
+// preSeenMin is the number of preconditions above which pre dedupes
+// through a map instead of scanning them (most statements, point reads
+// included, record one or two).
+const preSeenMin = 16
+
 func (ch *changes) pre(p engine.Precondition) {
-	if !ch.preSeen[p] {
+	if ch.preSeen != nil {
+		if ch.preSeen[p] {
+			return
+		}
 		ch.preSeen[p] = true
-		ch.cs.Preconditions = append(ch.cs.Preconditions, p)
+	} else {
+		for _, q := range ch.cs.Preconditions {
+			if q == p {
+				return
+			}
+		}
+		if len(ch.cs.Preconditions) >= preSeenMin {
+			ch.preSeen = make(map[engine.Precondition]bool, 2*preSeenMin)
+			for _, q := range ch.cs.Preconditions {
+				ch.preSeen[q] = true
+			}
+			ch.preSeen[p] = true
+		}
 	}
+	ch.cs.Preconditions = append(ch.cs.Preconditions, p)
 }
 
 func (ch *changes) schema(table string, lsn uint64) {
@@ -70,6 +91,9 @@ func (ch *changes) nextval(tbl engine.Table, table string, col int) int64 {
 			ch.pre(engine.Precondition{Kind: engine.PreSequence, Table: table, Seq: col, Value: v})
 		}
 		a = &seqAlloc{cur: v, floor: v}
+		if ch.seqs == nil {
+			ch.seqs = map[seqKey]*seqAlloc{}
+		}
 		ch.seqs[k] = a
 		ch.seqOrder = append(ch.seqOrder, k)
 	}
