@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -62,6 +63,24 @@ func benchRow(rng *rand.Rand, id int64) engine.Row {
 		engine.Timestamp(epochMicros + id*1_000_000 + rng.Int64N(1_000_000))}
 }
 
+// cpuMeter reports logical MB per CPU second of the process (all
+// goroutines and the garbage collector), which a busy shared machine
+// disturbs far less than wall-clock MB/s.
+type cpuMeter struct {
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	b.ResetTimer()
+	return &cpuMeter{start: processCPU()}
+}
+
+func (m *cpuMeter) report(b *testing.B, raw int64) {
+	if d := processCPU() - m.start; d > 0 {
+		b.ReportMetric(float64(raw)*float64(b.N)/1e6/d.Seconds(), "MB/cpu-s")
+	}
+}
+
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
@@ -79,12 +98,14 @@ func BenchmarkEncode(b *testing.B) {
 			o.Compression, o.Level = cc.c, 0
 			b.SetBytes(raw)
 			var out countWriter
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				out.n = 0
 				if _, err := WriteFull(context.Background(), &out, snap, o); err != nil {
 					b.Fatal(err)
 				}
 			}
+			m.report(b, raw)
 			b.ReportMetric(float64(raw)/float64(out.n), "ratio")
 		})
 	}
@@ -108,7 +129,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(cc.name, func(b *testing.B) {
 			file := encoded(b, snap, cc.c)
 			b.SetBytes(raw)
-			b.ResetTimer()
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				rd := NewReader(bytes.NewReader(file))
 				for {
@@ -122,6 +143,7 @@ func BenchmarkDecode(b *testing.B) {
 				}
 				rd.Close()
 			}
+			m.report(b, raw)
 			b.ReportMetric(float64(raw)/float64(len(file)), "ratio")
 		})
 	}
@@ -132,12 +154,13 @@ func BenchmarkLoad(b *testing.B) {
 	snap, raw := benchSnap(b)
 	file := encoded(b, snap, CompressLZ4)
 	b.SetBytes(raw)
-	b.ResetTimer()
+	m := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+	m.report(b, raw)
 }
 
 // rawBatches is the dump's raw batch bytes, cut as the writer cuts them.
@@ -183,6 +206,7 @@ func BenchmarkCodec(b *testing.B) {
 		b.Run(cc.name+"/compress", func(b *testing.B) {
 			b.SetBytes(raw)
 			var stored int64
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				var wg sync.WaitGroup
 				var mu sync.Mutex
@@ -206,6 +230,7 @@ func BenchmarkCodec(b *testing.B) {
 				}
 				wg.Wait()
 			}
+			m.report(b, raw)
 			b.ReportMetric(float64(raw)/float64(stored), "ratio")
 		})
 		b.Run(cc.name+"/decompress", func(b *testing.B) {
@@ -219,7 +244,7 @@ func BenchmarkCodec(b *testing.B) {
 			}
 			c.close()
 			b.SetBytes(raw)
-			b.ResetTimer()
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				var wg sync.WaitGroup
 				for w := 0; w < workers; w++ {
@@ -240,6 +265,7 @@ func BenchmarkCodec(b *testing.B) {
 				}
 				wg.Wait()
 			}
+			m.report(b, raw)
 		})
 	}
 }
@@ -261,4 +287,55 @@ func appendUvarint(dst []byte, v uint64) []byte {
 		v >>= 7
 	}
 	return append(dst, byte(v))
+}
+
+// BenchmarkColumns is the column layout alone on one core: building it
+// from the raw batches (encode) and rebuilding and hashing the rows
+// (decode).
+func BenchmarkColumns(b *testing.B) {
+	snap, raw := benchSnap(b)
+	batches := rawBatches(b, snap)
+	counts := make([]int, len(batches))
+	for i, bt := range batches {
+		for off := 0; off < len(bt); counts[i]++ {
+			_, n1 := bytesAt(bt, off)
+			_, n2 := bytesAt(bt, off+n1)
+			_, n3 := uvarintAt(bt, off+n1+n2)
+			off += n1 + n2 + n3
+		}
+	}
+	var e colEncoder
+	cols := make([][]byte, len(batches))
+	for i, bt := range batches {
+		var err error
+		if cols[i], err = e.encode(nil, bt, counts[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(raw)
+		var out []byte
+		for i := 0; i < b.N; i++ {
+			for j, bt := range batches {
+				out, _ = e.encode(out[:0], bt, counts[j])
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(raw)
+		var d colDecoder
+		var h rowHasher
+		h.reset("bench")
+		var out []byte
+		rows := make([]Row, 0)
+		for i := 0; i < b.N; i++ {
+			for j, c := range cols {
+				rows = append(rows[:0], make([]Row, counts[j])...)
+				var err error
+				if out, _, err = d.decode(out, c, rows, len(batches[j]), &h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

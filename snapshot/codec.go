@@ -136,6 +136,7 @@ func (c *compressor) close() {
 type decompressor struct {
 	zstd    *zstd.Decoder
 	cols    colDecoder
+	hash    rowHasher
 	scratch []byte // the decompressed column layout of the last batch
 }
 

@@ -206,11 +206,15 @@ type colDecoder struct {
 
 // decode rebuilds the raw row entries of a column-layout batch into dst
 // (reused) and returns them. The result must be exactly rawLen bytes
-// holding count rows; dst never grows beyond rawLen.
-func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) {
-	bad := func(format string, args ...any) ([]byte, error) {
-		return nil, fmt.Errorf("column layout: "+format, args...)
+// holding len(rows) rows; it never grows more than one row beyond
+// rawLen. It fills rows
+// (aliasing the result) and hashes each row with h, as decodeRows does for
+// the row layout, and returns the hash sum.
+func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
+	bad := func(format string, args ...any) ([]byte, uint64, error) {
+		return nil, 0, fmt.Errorf("column layout: "+format, args...)
 	}
+	count := len(rows)
 	r := dec{b: src}
 	ncols := r.count(0, engine.MaxColumns)
 	var lens [colStreams]int
@@ -219,19 +223,19 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 	}
 	d.cols = d.cols[:0]
 	d.prev = d.prev[:0]
+	d.off = d.off[:0]
 	colLens := 0
 	for c := 0; c < ncols && r.err == nil; c++ {
 		l := r.count(0, len(src))
 		colLens += l
-		d.cols = append(d.cols, nil)
+		d.cols = append(d.cols, src[:l]) // the length for now; sliced below
 		d.prev = append(d.prev, 0)
-		d.cols[c] = src[:l] // length for now; sliced below
+		d.off = append(d.off, 0)
 	}
 	if r.err != nil {
 		return bad("%v", r.err)
 	}
-	total := lens[0] + lens[1] + lens[2] + colLens
-	if total != len(src)-r.off {
+	if total := lens[0] + lens[1] + lens[2] + colLens; total != len(src)-r.off {
 		return bad("streams take %d bytes, %d present", total, len(src)-r.off)
 	}
 	pos := r.off
@@ -246,58 +250,61 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 		d.cols[c] = src[pos : pos+l]
 		pos += l
 	}
-	d.off = append(d.off[:0], make([]int, ncols)...)
-	colOff := d.off
+	colOff, prev := d.off, d.prev
 
+	// Rows alias out; when out has to grow, earlier rows keep aliasing the
+	// old array, whose bytes are final.
 	out := dst[:0]
+	if cap(out) < rawLen && rawLen <= 64<<20 {
+		out = make([]byte, 0, rawLen)
+	}
 	var ko, so, lo int
-	var prevKey []byte // aliases out
-	var prevLSN uint64
+	var prevKey []byte
+	var prevLSN, sum uint64
+	tooLong := func() ([]byte, uint64, error) { return bad("rows exceed the raw length %d", rawLen) }
 	for i := 0; i < count; i++ {
 		if so >= len(shapes) {
 			return bad("shape stream ends at row %d", i)
 		}
 		mode := shapes[so]
 		so++
-		// key
+		var key []byte
 		switch mode {
 		case keyLiteral:
 			k, n := bytesAt(keys, ko)
 			if n <= 0 {
 				return bad("bad key at row %d", i)
 			}
-			ko += n
 			if len(out)+n > rawLen {
-				return bad("rows exceed the raw length %d", rawLen)
+				return tooLong()
 			}
-			out = append(out, keys[ko-n:ko]...)
-			prevKey = out[len(out)-len(k):]
+			out = append(out, keys[ko:ko+n]...)
+			ko += n
+			key = out[len(out)-len(k):]
 		case keyDelta:
 			l := len(prevKey)
 			if i == 0 || l < 8 {
 				return bad("key difference without a previous key at row %d", i)
 			}
-			dv, n := binary.Varint(keys[ko:])
+			dv, n := varintAt(keys, ko)
 			if n <= 0 {
 				return bad("bad key difference at row %d", i)
 			}
 			ko += n
-			lp := uvarintLen(uint64(l))
-			if len(out)+lp+l > rawLen {
-				return bad("rows exceed the raw length %d", rawLen)
+			if len(out)+uvarintLen(uint64(l))+l > rawLen {
+				return tooLong()
 			}
 			out = binary.AppendUvarint(out, uint64(l))
 			out = append(out, prevKey...)
-			nk := out[len(out)-l:]
-			binary.BigEndian.PutUint64(nk[l-8:], binary.BigEndian.Uint64(nk[l-8:])+uint64(dv))
-			prevKey = nk
+			key = out[len(out)-l:]
+			binary.BigEndian.PutUint64(key[l-8:], binary.BigEndian.Uint64(key[l-8:])+uint64(dv))
 		default:
 			return bad("unknown key mode %d at row %d", mode, i)
 		}
-		// row: its length prefix is reserved as one byte and widened when
-		// the row turns out longer than 127 bytes.
-		out = append(out, 0)
-		encStart := len(out)
+		key = key[:len(key):len(key)]
+		prevKey = key
+		// The row's length prefix is reserved as one byte and widened when
+		// the row turns out 128 bytes or longer.
 		nc, k := uvarintAt(shapes, so)
 		if k <= 0 || nc > uint64(ncols) {
 			return bad("bad column count at row %d", i)
@@ -306,14 +313,16 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 		if len(shapes)-so-k < bml {
 			return bad("shape stream ends at row %d", i)
 		}
-		if len(out)+k+bml > rawLen {
-			return bad("rows exceed the raw length %d", rawLen)
+		if len(out)+1+k+bml > rawLen {
+			return tooLong()
 		}
+		out = append(out, 0)
+		encStart := len(out)
 		out = append(out, shapes[so:so+k+bml]...)
 		bm := shapes[so+k : so+k+bml]
 		so += k + bml
 		for c := 0; c < int(nc); c++ {
-			if bm[c/8]&(1<<(c%8)) != 0 {
+			if bm[c>>3]&(1<<(c&7)) != 0 {
 				continue
 			}
 			if so >= len(shapes) {
@@ -322,31 +331,23 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 			tag := shapes[so]
 			so++
 			col, co := d.cols[c], colOff[c]
-			if len(out)+1 > rawLen {
-				return bad("rows exceed the raw length %d", rawLen)
-			}
-			out = append(out, tag)
 			switch tag {
 			case tagInt, tagDate, tagTimestamp:
-				dv, n := binary.Varint(col[co:])
+				dv, n := varintAt(col, co)
 				if n <= 0 {
 					return bad("bad integer in column %d at row %d", c, i)
 				}
 				co += n
-				x := d.prev[c] + uint64(dv)
-				d.prev[c] = x
-				if len(out)+binary.MaxVarintLen64 > rawLen && len(out)+varintLen(int64(x)) > rawLen {
-					return bad("rows exceed the raw length %d", rawLen)
-				}
+				x := prev[c] + uint64(dv)
+				prev[c] = x
+				out = append(out, tag)
 				out = binary.AppendVarint(out, int64(x))
 			case tagFloat, tagBool, tagUUID:
 				n := fixedLen(tag)
 				if len(col)-co < n {
 					return bad("column %d ends at row %d", c, i)
 				}
-				if len(out)+n > rawLen {
-					return bad("rows exceed the raw length %d", rawLen)
-				}
+				out = append(out, tag)
 				out = append(out, col[co:co+n]...)
 				co += n
 			case tagNumeric, tagString, tagBytes:
@@ -354,9 +355,7 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 				if n <= 0 {
 					return bad("bad value in column %d at row %d", c, i)
 				}
-				if len(out)+n > rawLen {
-					return bad("rows exceed the raw length %d", rawLen)
-				}
+				out = append(out, tag)
 				out = append(out, col[co:co+n]...)
 				co += n
 			default:
@@ -364,19 +363,26 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 			}
 			colOff[c] = co
 		}
-		if el := len(out) - encStart; el < 0x80 {
+		// Values are checked once per row: a row overshoots rawLen by at
+		// most its own values, which come from src.
+		if len(out) > rawLen {
+			return tooLong()
+		}
+		el := len(out) - encStart
+		if el < 0x80 {
 			out[encStart-1] = byte(el)
 		} else {
 			w := uvarintLen(uint64(el))
 			if len(out)+w-1 > rawLen {
-				return bad("rows exceed the raw length %d", rawLen)
+				return tooLong()
 			}
 			out = append(out, make([]byte, w-1)...)
 			copy(out[encStart+w-1:], out[encStart:len(out)-(w-1)])
 			binary.PutUvarint(out[encStart-1:], uint64(el))
+			encStart += w - 1
 		}
-		// lsn
-		dl, n := binary.Varint(lsns[lo:])
+		enc := out[encStart:len(out):len(out)]
+		dl, n := varintAt(lsns, lo)
 		if n <= 0 {
 			return bad("bad lsn at row %d", i)
 		}
@@ -384,9 +390,12 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 		lsn := prevLSN + uint64(dl)
 		prevLSN = lsn
 		if len(out)+uvarintLen(lsn) > rawLen {
-			return bad("rows exceed the raw length %d", rawLen)
+			return tooLong()
 		}
 		out = binary.AppendUvarint(out, lsn)
+		hv := h.hash(key, enc)
+		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: hv}
+		sum += hv
 	}
 	if ko != len(keys) || so != len(shapes) || lo != len(lsns) {
 		return bad("streams longer than %d rows", count)
@@ -399,7 +408,20 @@ func (d *colDecoder) decode(dst, src []byte, count, rawLen int) ([]byte, error) 
 	if len(out) != rawLen {
 		return bad("rows take %d bytes, raw length says %d", len(out), rawLen)
 	}
-	return out, nil
+	return out, sum, nil
+}
+
+// varintAt decodes a zig-zag varint at data[off:], the one-byte case
+// inline.
+func varintAt(data []byte, off int) (int64, int) {
+	if off < len(data) && data[off] < 0x80 {
+		u := uint64(data[off])
+		return int64(u>>1) ^ -int64(u&1), 1
+	}
+	if off >= len(data) {
+		return 0, 0
+	}
+	return binary.Varint(data[off:])
 }
 
 func uvarintLen(x uint64) int {
@@ -409,12 +431,4 @@ func uvarintLen(x uint64) int {
 		n++
 	}
 	return n
-}
-
-func varintLen(x int64) int {
-	ux := uint64(x) << 1
-	if x < 0 {
-		ux = ^ux
-	}
-	return uvarintLen(ux)
 }

@@ -72,12 +72,27 @@ func TestColumnLayoutRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d colDecoder
-	got, err := d.decode(nil, cols, n, len(raw))
+	var h rowHasher
+	h.reset("t")
+	rows := make([]Row, n)
+	got, sum, err := d.decode(nil, cols, rows, len(raw), &h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, raw) {
 		t.Fatalf("rebuilt rows differ:\n%x\n%x", got, raw)
+	}
+	// The rows and hashes are those of the row layout's decoder.
+	want := make([]Row, n)
+	wsum, _, err := decodeRows(&h, raw, want)
+	if err != nil || wsum != sum {
+		t.Fatalf("hash sum %x, row layout %x (%v)", sum, wsum, err)
+	}
+	for i := range rows {
+		w, g := want[i], rows[i]
+		if !bytes.Equal(w.Key, g.Key) || !bytes.Equal(w.Enc, g.Enc) || w.LSN != g.LSN || w.Hash != g.Hash || w.Hash != engine.RowHash("t", string(w.Key), string(w.Enc)) {
+			t.Fatalf("row %d: %+v, want %+v", i, g, w)
+		}
 	}
 	// The encoder's buffers are reused: a second, different batch.
 	raw2 := colRaw(t, [][]byte{[]byte("k")}, []engine.Row{{int64(9)}}, []uint64{1})
@@ -85,17 +100,17 @@ func TestColumnLayoutRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := d.decode(got, cols2, 1, len(raw2)); err != nil || !bytes.Equal(got, raw2) {
+	if got, _, err := d.decode(got, cols2, make([]Row, 1), len(raw2), &h); err != nil || !bytes.Equal(got, raw2) {
 		t.Fatalf("second batch: %v", err)
 	}
 	// Wrong claims are refused, never a panic or a longer result.
 	for _, c := range []struct{ count, rawLen int }{{n - 1, len(raw)}, {n + 1, len(raw)}, {n, len(raw) - 1}, {n, len(raw) + 1}, {n, 0}} {
-		if out, err := d.decode(nil, cols, c.count, c.rawLen); err == nil {
+		if out, _, err := d.decode(nil, cols, make([]Row, c.count), c.rawLen, &h); err == nil {
 			t.Fatalf("count %d raw %d accepted (%d bytes)", c.count, c.rawLen, len(out))
 		}
 	}
 	for cut := 0; cut < len(cols); cut++ {
-		if _, err := d.decode(nil, cols[:cut], n, len(raw)); err == nil {
+		if _, _, err := d.decode(nil, cols[:cut], rows, len(raw), &h); err == nil {
 			t.Fatalf("column layout cut at %d of %d accepted", cut, len(cols))
 		}
 	}
@@ -212,11 +227,13 @@ func FuzzColumns(f *testing.F) {
 	cols, _ = e.encode(nil, raw, len(rows))
 	f.Add(cols, len(rows), len(raw))
 	f.Fuzz(func(t *testing.T, src []byte, count, rawLen int) {
-		if count < 0 || rawLen < 0 || rawLen > 1<<20 || count > rawLen {
+		if count < 0 || rawLen < 0 || rawLen > 1<<20 || count > rawLen || count > 1<<16 {
 			return
 		}
 		var d colDecoder
-		out, err := d.decode(nil, src, count, rawLen)
+		var h rowHasher
+		h.reset("t")
+		out, _, err := d.decode(nil, src, make([]Row, count), rawLen, &h)
 		if err == nil && len(out) != rawLen {
 			t.Fatalf("%d bytes, want %d", len(out), rawLen)
 		}

@@ -47,8 +47,8 @@ const (
 	ItemDamage                         // tolerant mode only: Err says what is damaged
 )
 
-// Item is one step of a Reader. Its byte slices (Row.Key, Row.Enc) are
-// valid only until the next call to Next.
+// Item is one step of a Reader. Its byte slices (Row.Key, Row.Enc) and
+// Batch.Rows are valid only until the next call to Next.
 type Item struct {
 	Kind    ItemKind
 	Offset  int64 // file offset of the section
@@ -124,6 +124,7 @@ type pending struct {
 	tables    []string
 	segNo     int
 	raw       []byte
+	rows      *[]Row // pooled Batch.Rows
 	item      *Item
 	err       error
 	done      chan struct{}
@@ -442,6 +443,9 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	ce := &CorruptError{Offset: p.off, Segment: p.segNo, Batch: -1}
 	fail := func(b *Batch, format string, args ...any) (*Batch, []byte, error) {
 		ce.Reason = fmt.Sprintf(format, args...)
+		if b != nil {
+			b.Rows, b.HashSum = nil, 0
+		}
 		return b, nil, ce
 	}
 	if crc(p.payload) != p.pcrc {
@@ -474,6 +478,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		return fail(b, "expanded length %d impossible for %d lz4 bytes", expanded, len(stored))
 	}
 	var data, raw []byte // raw: a pooled buffer handed to the consumer
+	dd := dec{}
 	switch {
 	case p.typ == secRowColumns:
 		cols := stored
@@ -485,10 +490,13 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		} else if len(cols) != expanded {
 			return fail(b, "stored %d bytes, column length says %d", len(cols), expanded)
 		}
-		if raw, err = d.cols.decode(getBuf(), cols, bh.count, bh.rawLen); err != nil {
+		p.rows = getRows(bh.count)
+		b.Rows = *p.rows
+		d.hash.reset(b.Table)
+		if raw, b.HashSum, err = d.cols.decode(getBuf(), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
 			return fail(b, "%v", err)
 		}
-		data = raw
+		return b, raw, nil
 	case bh.codec == CompressNone:
 		if data, err = d.decompress(nil, bh.codec, stored, bh.rawLen); err != nil {
 			return fail(b, "%v", err)
@@ -499,9 +507,12 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		}
 		data = raw
 	}
-	dd := dec{b: data}
-	if p.typ != secTombBatch {
-		b.Rows, b.HashSum, dd.off, dd.err = decodeRows(b.Table, data, bh.count)
+	dd.b = data
+	if p.typ == secRowBatch {
+		p.rows = getRows(bh.count)
+		b.Rows = *p.rows
+		d.hash.reset(b.Table)
+		b.HashSum, dd.off, dd.err = decodeRows(&d.hash, data, b.Rows)
 	} else {
 		b.Tombstones = make([]engine.Tombstone, 0, bh.count)
 		for i := 0; i < bh.count && dd.err == nil; i++ {
@@ -521,51 +532,88 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	return b, raw, nil
 }
 
-// decodeRows parses count rows from data and hashes each one (the hash the
-// engine would compute: one pass here, in the decode workers, and the
-// loader hands it to the engine instead of hashing again). It returns the
-// rows, their hash sum, the bytes consumed and the first error.
-func decodeRows(table string, data []byte, count int) ([]Row, uint64, int, error) {
-	rows := make([]Row, count)
-	// scratch holds table 0x00 key 0x00 enc: RowHash's input, hashed in one
-	// call instead of five streaming writes.
-	scratch := make([]byte, 0, len(table)+256)
-	scratch = append(scratch, engine.BaseName(table)...)
-	scratch = append(scratch, 0)
-	pre := len(scratch)
+// rowHasher computes engine.RowHash(table, key, enc) for the rows of one
+// table: its scratch holds "table 0x00 key 0x00 enc", hashed in one call
+// instead of five streaming writes.
+type rowHasher struct {
+	table   string
+	scratch []byte
+	pre     int
+}
+
+func (h *rowHasher) reset(table string) {
+	if h.table == table && h.scratch != nil {
+		return
+	}
+	h.table = table
+	h.scratch = append(append(h.scratch[:0], engine.BaseName(table)...), 0)
+	h.pre = len(h.scratch)
+}
+
+func (h *rowHasher) hash(key, enc []byte) uint64 {
+	if len(key)+len(enc)+1 > 4096 {
+		return engine.RowHash(h.table, bstr(key), bstr(enc))
+	}
+	h.scratch = append(append(append(h.scratch[:h.pre], key...), 0), enc...)
+	return xxhash.Sum64(h.scratch)
+}
+
+// decodeRows parses len(rows) rows from data into rows and hashes each
+// one (the hash the engine would compute: one pass here, in the decode
+// workers, and the loader hands it to the engine instead of hashing
+// again). It returns their hash sum, the bytes consumed and the first
+// error.
+func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 	var sum uint64
 	off := 0
-	for i := 0; i < count; i++ {
+	for i := range rows {
 		k, n := uvarintAt(data, off)
 		if n <= 0 || k > uint64(len(data)-off-n) {
-			return rows[:i], sum, off, fmt.Errorf("bad key length at offset %d", off)
+			return sum, off, fmt.Errorf("bad key length at offset %d", off)
 		}
 		off += n
 		key := data[off : off+int(k) : off+int(k)]
 		off += int(k)
 		e, n := uvarintAt(data, off)
 		if n <= 0 || e > uint64(len(data)-off-n) {
-			return rows[:i], sum, off, fmt.Errorf("bad row length at offset %d", off)
+			return sum, off, fmt.Errorf("bad row length at offset %d", off)
 		}
 		off += n
 		enc := data[off : off+int(e) : off+int(e)]
 		off += int(e)
 		lsn, n := uvarintAt(data, off)
 		if n <= 0 {
-			return rows[:i], sum, off, fmt.Errorf("bad lsn at offset %d", off)
+			return sum, off, fmt.Errorf("bad lsn at offset %d", off)
 		}
 		off += n
-		var h uint64
-		if len(key)+len(enc)+1 <= cap(scratch)-pre {
-			scratch = append(append(append(scratch[:pre], key...), 0), enc...)
-			h = xxhash.Sum64(scratch)
-		} else {
-			h = engine.RowHash(table, bstr(key), bstr(enc))
-		}
-		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: h}
-		sum += h
+		hv := h.hash(key, enc)
+		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: hv}
+		sum += hv
 	}
-	return rows, sum, off, nil
+	return sum, off, nil
+}
+
+// rowsPool recycles Batch.Rows slices: the consumer gives a batch's back
+// when it asks for the next item.
+var rowsPool = sync.Pool{New: func() any { return new([]Row) }}
+
+func getRows(n int) *[]Row {
+	p := rowsPool.Get().(*[]Row)
+	if cap(*p) < n {
+		*p = make([]Row, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// putRows returns a slice to the pool. Its rows keep pointing into the
+// released batch buffers until overwritten (pooled themselves, and a pool
+// is emptied by the garbage collector), which saves clearing them.
+func putRows(p *[]Row) {
+	if cap(*p) > 1<<20 {
+		return
+	}
+	rowsPool.Put(p)
 }
 
 // uvarintAt decodes a uvarint at data[off:], the one-byte case inline.
@@ -615,6 +663,9 @@ func (r *Reader) Next() (*Item, error) {
 		putBuf(r.prev.payload)
 		if r.prev.raw != nil {
 			putBuf(r.prev.raw)
+		}
+		if r.prev.rows != nil {
+			putRows(r.prev.rows)
 		}
 		r.prev = nil
 	}
