@@ -9,6 +9,7 @@ import (
 
 	"github.com/heliosdb/heliosdb-lite/antientropy"
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/replication"
 )
 
 func benchRows() int {
@@ -74,9 +75,18 @@ func (c *tcluster) installRows(n int) {
 //	AE_BENCH_ROWS=10000000 go test -run '^$' -bench Round -benchtime 3x -timeout 30m ./antientropy/
 func BenchmarkRound(b *testing.B) {
 	n := benchRows()
-	// Rounds are bounded by 10 RoundTimeouts: generous here, the machine
-	// running benchmarks may be shared and the figure is what it takes.
-	c := newClusterWith(b, 3, func(ac *antientropy.Config) { ac.RoundTimeout = time.Minute })
+	// The machine running benchmarks may be shared: rounds are bounded by
+	// 10 RoundTimeouts (generous here: the figure is what a round takes),
+	// and raft's timeouts are relaxed so that a starved process keeps its
+	// leader.
+	c := newClusterWith(b, 3, func(rc *replication.Config, ac *antientropy.Config) {
+		if rc != nil {
+			rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
+		}
+		if ac != nil {
+			ac.RoundTimeout = time.Minute
+		}
+	})
 	t0 := time.Now()
 	c.installRows(n)
 	b.Logf("%d rows installed on 3 nodes in %v", n, time.Since(t0).Round(time.Millisecond))

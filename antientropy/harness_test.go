@@ -39,8 +39,8 @@ type tnode struct {
 type tcluster struct {
 	t     testing.TB
 	nodes []*tnode
-	// tune, when set, adjusts every node's anti-entropy configuration.
-	tune func(*antientropy.Config)
+	// tune, when set, adjusts every node's configurations.
+	tune func(*replication.Config, *antientropy.Config)
 }
 
 func freeAddr(t testing.TB) string {
@@ -96,9 +96,10 @@ func newCluster(t testing.TB, size int) *tcluster {
 	return newClusterWith(t, size, nil)
 }
 
-// newClusterWith is newCluster with every node's anti-entropy
-// configuration adjusted by tune (may be nil).
-func newClusterWith(t testing.TB, size int, tune func(*antientropy.Config)) *tcluster {
+// newClusterWith is newCluster with every node's raft and anti-entropy
+// configurations adjusted by tune (may be nil); the anti-entropy one is
+// tuned when the node starts.
+func newClusterWith(t testing.TB, size int, tune func(*replication.Config, *antientropy.Config)) *tcluster {
 	engine.EnableDebugHooks()
 	c := &tcluster{t: t, tune: tune}
 	var cfgs []replication.Config
@@ -123,6 +124,9 @@ func newClusterWith(t testing.TB, size int, tune func(*antientropy.Config)) *tcl
 			m.ProbeTimeout = 50 * time.Millisecond
 			m.GossipInterval = 20 * time.Millisecond
 			m.PushPullInterval = time.Second
+		}
+		if tune != nil {
+			tune(&cfg, nil)
 		}
 		gossip = append(gossip, cfg.GossipBind)
 		cfgs = append(cfgs, cfg)
@@ -179,7 +183,7 @@ func (c *tcluster) start(cfg replication.Config) *tnode {
 	ac.Marker, ac.Repair = fsm.EncodeAEMark, fsm.EncodeAERepair
 	ac.Logger = cfg.Logger
 	if c.tune != nil {
-		c.tune(&ac)
+		c.tune(nil, &ac)
 	}
 	tn.runner, err = antientropy.NewRunner(ac, antientropy.FromReplication(tn.n), tn.replica)
 	if err != nil {
