@@ -42,7 +42,7 @@ func TestPsycopg2(t *testing.T) {
 // TestJDBC compiles testdata/JdbcClient.java and runs it against the
 // server: PreparedStatement with every type (server-side prepared from the
 // first execution), ResultSetMetaData, DatabaseMetaData.getTables and
-// getColumns, batch inserts, transactions, SQLSTATEs.
+// getColumns and getPrimaryKeys, batch inserts, transactions, SQLSTATEs.
 func TestJDBC(t *testing.T) {
 	need(t, jdbcJar)
 	need(t, javacBin)
@@ -61,6 +61,8 @@ func TestJDBC(t *testing.T) {
 		"rs columns id:int4:4:NO,i2:int2:5:YES,i8:int8:-5:YES,f4:float4:7:YES,f8:float8:8:YES,n:numeric:2:YES,b:bool:-7:YES," +
 			"t:text:12:YES,vc:varchar:12:YES,ch:bpchar:1:YES,ba:bytea:-2:YES,d:date:91:YES,ts:timestamp:93:YES," +
 			"tstz:timestamptz:93:YES,u:uuid:1111:YES,j:json:1111:YES,jb:jsonb:1111:YES\n",
+		"rs pkeys j_types.id:1:j_types_pkey\n",
+		"rs pkeys jk_pair.b:1:jk_pair_pkey,jk_pair.a:2:jk_pair_pkey\n",
 		"ok metadata\n",
 		"ok transactions\n",
 		"rs error ERROR: syntax error at or near \"SELEC\"\n",

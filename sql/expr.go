@@ -650,6 +650,9 @@ func (c *compiler) compileIndirection(ind *pg.A_Indirection, sc *scope) (expr, e
 	if err != nil {
 		return expr{}, err
 	}
+	if len(ind.Indirection) == 1 && ind.Indirection[0].GetString_() != nil {
+		return fieldSelect(arg, ind.Indirection[0].GetString_().Sval)
+	}
 	if len(ind.Indirection) != 1 || ind.Indirection[0].GetAIndices() == nil || ind.Indirection[0].GetAIndices().IsSlice {
 		return expr{}, unsupported("this indirection")
 	}

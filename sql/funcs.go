@@ -18,6 +18,9 @@ import (
 )
 
 func (c *compiler) compileFunc(fc *pg.FuncCall, sc *scope) (expr, error) {
+	if e, ok := c.srfRefExpr(fc); ok {
+		return e, nil
+	}
 	name := funcName(fc.Funcname)
 	if len(fc.Funcname) > 1 {
 		if schema := strings.ToLower(strVal(fc.Funcname[0])); schema != "pg_catalog" && schema != "public" && schema != "heliosdb" {

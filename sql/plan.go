@@ -35,6 +35,9 @@ type compiler struct {
 	fixedNow time.Time
 	// windows maps each planned window call to its column (window.go).
 	windows map[*pg.FuncCall]int
+	// srfs maps each planned select-list set-returning call to its
+	// column (srf.go).
+	srfs map[*pg.FuncCall]srfRef
 }
 
 func newCompiler(db *DB, s *Session, st *engine.State) *compiler {

@@ -99,6 +99,16 @@ func (c *compiler) compileSelect(s *pg.SelectStmt, outer *scope) (plan, error) {
 			from = &filterNode{in: from, cond: cond}
 		}
 	}
+	if calls := srfCalls(s.TargetList); len(calls) > 0 {
+		if len(s.GroupClause) > 0 || s.HavingClause != nil || hasAggregate(s.TargetList) {
+			return nil, unsupported("set-returning functions in the select list with aggregation")
+		}
+		pp, psc, err := c.compileProjectSet(calls, from, sc)
+		if err != nil {
+			return nil, err
+		}
+		from, sc = pp, psc
+	}
 	// Targets.
 	exprs, cols, err := c.compileTargets(s.TargetList, sc)
 	if err != nil {

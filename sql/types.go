@@ -50,6 +50,9 @@ type typ struct {
 	prec  int32 // numeric(p,s)
 	scale int32
 	elem  kind // kArray
+	// rec names the fields of a kRecord whose layout is known (nil:
+	// anonymous ROW(...)).
+	rec *recordType
 }
 
 var (

@@ -138,6 +138,16 @@ public class JdbcClient {
             while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME") + ":" + rs.getInt("DATA_TYPE") + ":" + rs.getString("IS_NULLABLE"));
             System.out.println("rs columns " + String.join(",", cols));
         }
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE jk_pair (a text, b int, note text, PRIMARY KEY (b, a))");
+        }
+        for (String tbl : new String[] {"j_types", "jk_pair"}) {
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", tbl)) {
+                List<String> keys = new ArrayList<>();
+                while (rs.next()) keys.add(rs.getString("TABLE_NAME") + "." + rs.getString("COLUMN_NAME") + ":" + rs.getInt("KEY_SEQ") + ":" + rs.getString("PK_NAME"));
+                System.out.println("rs pkeys " + String.join(",", keys));
+            }
+        }
         System.out.println("ok metadata");
 
         // Transactions.
