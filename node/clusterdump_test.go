@@ -186,6 +186,10 @@ func TestClusterDump(t *testing.T) {
 		if r.Status != "done" || r.Checksum != res.Records[0].Checksum || r.LSN != res.LSN {
 			t.Fatalf("node %s: %+v", r.Node, r)
 		}
+		// The reported size and checksum (taken while writing) are the file's.
+		if size, sum, err := fileChecksum(r.Path); err != nil || size != r.Size || sum != r.Checksum {
+			t.Fatalf("node %s: file %d bytes, checksum %s (%v); reported %d, %s", r.Node, size, sum, err, r.Size, r.Checksum)
+		}
 		f, err := os.Open(r.Path)
 		if err != nil {
 			t.Fatal(err)
