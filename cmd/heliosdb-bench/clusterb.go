@@ -22,9 +22,10 @@ import (
 // them): its dataset size is independent of -size, and -only clusterb
 // runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
 var (
-	clusterSizeMB = flag.Int("cluster-size", 256, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
+	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
 	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows; writes a file only if -out is given)")
-	rejoinPerf    = flag.String("rejoin-perf", "", "directory to write `perf record -g` CPU profiles of each rejoining node into (perf must be installed)")
+	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
+	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
 )
 
 // applyOnly adjusts cfg for -only: a partial table must not replace
@@ -123,7 +124,11 @@ func clusterBRows(ctx context.Context, cfg config, rep *report, l *lab, bin stri
 		return
 	}
 	logf("starting cluster B (heliosdb_debug build) for anti-entropy, cluster dump and rejoin")
-	c, err := l.startCluster(ctx, bin, "b", bigConfig)
+	conf := bigConfig
+	if *dumpRate != 0 {
+		conf += fmt.Sprintf("\n[dump]\nmax_bytes_per_sec = %d\n", *dumpRate)
+	}
+	c, err := l.startCluster(ctx, bin, "b", conf)
 	if err != nil {
 		failAll(append(append(aeNames, dumpNames...), rejoinNames...), err)
 		return
@@ -209,7 +214,12 @@ func dumpRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bigD
 	var agree string
 	for i := 0; i < cfg.Runs; i++ {
 		logf("cluster dump under writes (run %d)", i+1)
+		stopPerf, err := perfRecord(leader, fmt.Sprintf("nodump-%d", i+1))
+		if err != nil {
+			return err
+		}
 		b, err := runLoad(ctx, 8, base, nil, pgxClient(leader.dsn(), insertW))
+		stopPerf()
 		if err != nil {
 			return err
 		}
@@ -225,9 +235,16 @@ func dumpRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bigD
 			done <- res{lr, err}
 		}()
 		time.Sleep(500 * time.Millisecond)
+		stopPerf, err = perfRecord(leader, fmt.Sprintf("dump-%d", i+1))
+		if err != nil {
+			close(stop)
+			<-done
+			return err
+		}
 		t0 := time.Now()
 		report, derr := clusterDump(ctx, leader)
 		t1 := time.Now()
+		stopPerf()
 		time.Sleep(200 * time.Millisecond)
 		close(stop)
 		r := <-done
@@ -350,13 +367,11 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 	if err := f.start(); err != nil {
 		return 0, err
 	}
-	if *rejoinPerf != "" {
-		stopPerf, err := perfRecord(f, filepath.Join(*rejoinPerf, fmt.Sprintf("rejoin-%s-wiped-%v-%d.perf.data", f.id, wipe, time.Now().Unix())))
-		if err != nil {
-			return 0, err
-		}
-		defer stopPerf()
+	stopPerf, err := perfRecord(f, fmt.Sprintf("rejoin-%s-wiped-%v", f.id, wipe))
+	if err != nil {
+		return 0, err
 	}
+	defer stopPerf()
 	err = waitFor(ctx, 10*time.Minute, f.id+" caught up", func() error {
 		s, err := f.status(ctx)
 		if err != nil {
@@ -370,13 +385,18 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 	return time.Since(t0), err
 }
 
-// perfRecord samples n's process with `perf record -g` (499 Hz) into out
-// until the returned function is called.
-func perfRecord(n *hnode, out string) (func(), error) {
+// perfRecord samples n's process with `perf record -g` (499 Hz) into
+// -perf's directory, in a file named after what, until the returned
+// function is called. Without -perf it does nothing.
+func perfRecord(n *hnode, what string) (func(), error) {
+	if *perfDir == "" {
+		return func() {}, nil
+	}
 	cmd, _ := n.state()
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := os.MkdirAll(*perfDir, 0o755); err != nil {
 		return nil, err
 	}
+	out := filepath.Join(*perfDir, fmt.Sprintf("%s-%d.perf.data", what, time.Now().UnixNano()))
 	p := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", fmt.Sprint(cmd.Process.Pid), "-o", out)
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("-rejoin-perf: %w", err)
