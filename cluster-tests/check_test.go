@@ -68,7 +68,9 @@ func dumpNode(ctx context.Context, nd *Node) (map[string]tableDump, error) {
 
 // EnsureSame waits until every running node applied the leader's commit
 // index, then compares every table's sorted rows (and their hash) across
-// the nodes. It fails the test on any difference.
+// the nodes, and then the canonical dumps: a cluster-wide dump whose files
+// must be byte-identical on every running member at one LSN
+// (EnsureSameDump). It fails the test on any difference.
 //
 // Statements whose client gave up (a cancelled context) may still commit
 // after the writers stopped, so the comparison only counts when the
@@ -106,6 +108,7 @@ func (c *Cluster) EnsureSame() {
 	}
 	slices.Sort(sum)
 	c.t.Logf("EnsureSame: %d nodes identical at index >= %d: %s", len(c.Running()), idx, strings.Join(sum, " "))
+	c.t.Logf("EnsureSame: identical cluster dump files at one LSN:\n%s", c.EnsureSameDump(idx))
 }
 
 // countOn returns select count(*) from table on nd (linearizable).
