@@ -27,6 +27,33 @@ type bulkLoad struct {
 // its index entries are built when the table is settled (any other
 // operation on the table, UpdateMeta or Finish).
 func (b *Builder) PutHashed(table string, key, enc []byte, lsn, hash uint64) error {
+	return b.putHashed(table, key, enc, lsn, hash, false)
+}
+
+// PutChecked is PutHashed for a row whose encoding the caller has already
+// validated with CheckRow (the snapshot reader does so in its parallel
+// decode workers, off the single restore goroutine). Only what depends on
+// the table (column count, NOT NULL) is checked here. Passing an unchecked
+// encoding breaks the state's invariants.
+func (b *Builder) PutChecked(table string, key, enc []byte, lsn, hash uint64) error {
+	return b.putHashed(table, key, enc, lsn, hash, true)
+}
+
+// CheckRow validates a canonical row encoding as DecodeRow does, without
+// building values (for PutChecked).
+func CheckRow(enc []byte) error {
+	_, _, err := scanRow(enc)
+	return err
+}
+
+// rowShape returns the column count and NULL bitmap of an encoding that
+// scanRow has validated.
+func rowShape(b []byte) (int, []byte) {
+	n, k := binary.Uvarint(b)
+	return int(n), b[k : k+int(n+7)/8]
+}
+
+func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, checked bool) error {
 	if table != b.lastName || b.lastBulk == nil {
 		b.lastName, b.lastBulk = table, b.bulk[table]
 		if b.lastBulk != nil {
@@ -39,9 +66,15 @@ func (b *Builder) PutHashed(table string, key, enc []byte, lsn, hash uint64) err
 	}
 	t := b.lastTable
 	def := t.def
-	n, nulls, err := scanRow(enc)
-	if err != nil {
-		return err
+	var n int
+	var nulls []byte
+	if checked {
+		n, nulls = rowShape(enc)
+	} else {
+		var err error
+		if n, nulls, err = scanRow(enc); err != nil {
+			return err
+		}
 	}
 	if n != len(def.Columns) {
 		return newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", table, n, len(def.Columns))

@@ -8,7 +8,14 @@ import (
 
 // The PutHashed fast path builds the same state as Apply: rows, index
 // entries, hash sums and leaf sums, with a slow-path row after it.
+// PutChecked (rows validated by the caller with CheckRow) builds the same.
 func TestBuilderPutHashedMatchesApply(t *testing.T) {
+	for _, checked := range []bool{false, true} {
+		testBuilderPutHashed(t, checked)
+	}
+}
+
+func testBuilderPutHashed(t *testing.T, checked bool) {
 	def := benchDef(3)
 	e, _ := loadRows(t, 5000, 3)
 	src := e.Snapshot()
@@ -19,7 +26,14 @@ func TestBuilderPutHashedMatchesApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb.Scan(func(r RowRef) bool {
-		if err := b.PutHashed("b", []byte(r.Key), []byte(r.Enc), r.LSN, r.Hash); err != nil {
+		put := b.PutHashed
+		if checked {
+			if err := CheckRow([]byte(r.Enc)); err != nil {
+				t.Fatal(err)
+			}
+			put = b.PutChecked
+		}
+		if err := put("b", []byte(r.Key), []byte(r.Enc), r.LSN, r.Hash); err != nil {
 			t.Fatal(err)
 		}
 		return true
@@ -73,5 +87,34 @@ func TestBuilderPutHashedOutOfOrder(t *testing.T) {
 	ref, _ := e.Snapshot().Table("b")
 	if ref.HashSum() != tb.HashSum() || !slices.Equal(ref.Leaves(), tb.Leaves()) {
 		t.Fatal("sums differ from Apply")
+	}
+}
+
+// CheckRow accepts what EncodeRow writes and refuses what DecodeRow
+// refuses.
+func TestCheckRow(t *testing.T) {
+	good, err := EncodeRow(nil, Row{int64(1), nil, "x", Date(3), true, 2.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRow(good); err != nil {
+		t.Fatal(err)
+	}
+	bad := [][]byte{
+		nil,
+		good[:len(good)-1], // truncated
+		{1, 0x02},          // stray bit in the NULL bitmap past column 0
+		{1, 0, tagBool, 2}, // bool neither 0 nor 1
+		{1, 0, 0x7f},       // unknown tag
+		{1, 0, tagDate, 0x80, 0x80, 0x80, 0x80, 0x20}, // date out of range
+	}
+	for i, b := range bad {
+		_, _, derr := DecodeRow(b)
+		if derr == nil {
+			t.Fatalf("case %d: DecodeRow accepts %x", i, b)
+		}
+		if err := CheckRow(b); err == nil {
+			t.Fatalf("case %d: CheckRow accepts %x", i, b)
+		}
 	}
 }

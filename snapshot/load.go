@@ -35,7 +35,9 @@ type LoadResult struct {
 // is acceptable. On any other error the result is nil. base is not
 // modified.
 func Load(ctx context.Context, r io.Reader, base *engine.State) (*LoadResult, error) {
-	rd := NewReader(r)
+	// The decode workers check the row encodings, in parallel; the loader
+	// hands them to the engine with PutChecked.
+	rd := NewReaderWith(r, ReaderOptions{CheckRows: true})
 	defer rd.Close()
 	l := loader{state: base}
 	for {
@@ -115,7 +117,7 @@ func (l *loader) apply(it *Item) error {
 		b := it.Batch
 		for i := range b.Rows {
 			r := &b.Rows[i]
-			if err := l.b.PutHashed(b.Table, r.Key, r.Enc, r.LSN, r.Hash); err != nil {
+			if err := l.b.PutChecked(b.Table, r.Key, r.Enc, r.LSN, r.Hash); err != nil {
 				return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Table: b.Table, Batch: b.Index,
 					Reason: fmt.Sprintf("row %d cannot be restored", b.FirstRow+uint64(i)), Err: err}
 			}

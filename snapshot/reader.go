@@ -31,6 +31,11 @@ type ReaderOptions struct {
 	// client uses it to refuse a damaged file before sending it to a
 	// server that decodes and proves the row-hash sums itself.
 	ChecksumsOnly bool
+	// CheckRows makes the decode workers validate every row encoding with
+	// engine.CheckRow (a row that fails is corruption of its batch), so
+	// that the consumer may hand rows to engine.Builder.PutChecked: Load
+	// moves that work off its single restore goroutine this way.
+	CheckRows bool
 }
 
 // ItemKind says what an Item carries.
@@ -121,6 +126,7 @@ type pending struct {
 	payload   []byte
 	pcrc      uint32 // stored payload CRC
 	crcOnly   bool   // ReaderOptions.ChecksumsOnly
+	checkRows bool   // ReaderOptions.CheckRows
 	tables    []string
 	segNo     int
 	raw       []byte
@@ -282,6 +288,7 @@ func (r *Reader) runRead() {
 		case secRowBatch, secTombBatch, secRowColumns:
 			p.tables = tables
 			p.crcOnly = r.opts.ChecksumsOnly
+			p.checkRows = r.opts.CheckRows
 			p.done = make(chan struct{})
 			if !r.emit(p) {
 				return
@@ -496,6 +503,9 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		if raw, b.HashSum, err = d.cols.decode(getBuf(), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
 			return fail(b, "%v", err)
 		}
+		if err := checkRows(p, b); err != nil {
+			return fail(b, "%v", err)
+		}
 		return b, raw, nil
 	case bh.codec == CompressNone:
 		if data, err = d.decompress(nil, bh.codec, stored, bh.rawLen); err != nil {
@@ -529,7 +539,24 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	if dd.err != nil {
 		return fail(b, "batch contents: %v", dd.err)
 	}
+	if err := checkRows(p, b); err != nil {
+		return fail(b, "%v", err)
+	}
 	return b, raw, nil
+}
+
+// checkRows validates the batch's row encodings when the reader was asked
+// to (ReaderOptions.CheckRows).
+func checkRows(p *pending, b *Batch) error {
+	if !p.checkRows {
+		return nil
+	}
+	for i := range b.Rows {
+		if err := engine.CheckRow(b.Rows[i].Enc); err != nil {
+			return fmt.Errorf("row %d: %w", b.FirstRow+uint64(i), err)
+		}
+	}
+	return nil
 }
 
 // rowHasher computes engine.RowHash(table, key, enc) for the rows of one
