@@ -31,6 +31,12 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return rep, err
 	}
 	defer l.close()
+	if *onlyPart == "inproc" {
+		return runInProcessOnly(ctx, cfg, rep, logf) // inproc.go
+	}
+	if *onlyPart == "wire" {
+		return runWireOnly(ctx, cfg, rep, l, logf) // wire.go
+	}
 	if *onlyPart != "" {
 		return runOnly(ctx, cfg, rep, l, logf) // clusterb.go
 	}
@@ -40,6 +46,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return rep, err
 	}
 	db := bigDBOf(e, raw)
+	wireRows(ctx, cfg, rep, l, e.Snapshot(), raw, ours, logf) // wire.go
 	pgAnchor, pgErr := pgRows(ctx, cfg, rep, raw, ours, logf)
 	if err := ctx.Err(); err != nil {
 		return rep, err
