@@ -1,6 +1,7 @@
 package antientropy_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -90,16 +91,20 @@ func BenchmarkRound(b *testing.B) {
 	t0 := time.Now()
 	c.installRows(n)
 	b.Logf("%d rows installed on 3 nodes in %v", n, time.Since(t0).Round(time.Millisecond))
-	l := c.leader()
-	var bad, good *tnode
-	for _, tn := range c.nodes {
-		switch {
-		case tn == l:
-		case bad == nil:
-			bad = tn
-		default:
-			good = tn
+	// roles picks the current leader and its two followers (leadership
+	// may move on a starved machine between rounds).
+	roles := func() (l, bad, good *tnode) {
+		l = c.leader()
+		for _, tn := range c.nodes {
+			switch {
+			case tn == l:
+			case bad == nil:
+				bad = tn
+			default:
+				good = tn
+			}
 		}
+		return l, bad, good
 	}
 	iter := 0
 	for _, d := range []int{0, 1, 100, 10000} {
@@ -109,6 +114,7 @@ func BenchmarkRound(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				iter++
+				l, bad, good := roles()
 				for k := range d {
 					id := int64((k*(n/d) + iter) % n)
 					if err := bad.eng.DebugPutRow("kv", kvKey(id), kvRow(b, id, "corrupt-"+strconv.Itoa(iter)), false); err != nil {
@@ -118,6 +124,13 @@ func BenchmarkRound(b *testing.B) {
 				b.StartTimer()
 				cpu0 := processCPU()
 				rep, err := l.runner.RunNow(ctxT(b, 10*time.Minute))
+				for try := 0; try < 3 && (errors.Is(err, antientropy.ErrNotLeader) || replication.IsRetryable(err)); try++ {
+					b.Logf("round: %v; retrying on the current leader", err)
+					if l = c.leader(); l == bad {
+						b.Fatal("the divergent node became the leader")
+					}
+					rep, err = l.runner.RunNow(ctxT(b, 10*time.Minute))
+				}
 				cpu += processCPU() - cpu0
 				if err != nil {
 					b.Fatal(err)
