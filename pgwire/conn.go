@@ -42,9 +42,12 @@ type conn struct {
 	secret    [4]byte
 	overLimit bool // over MaxConnections: refuse after reading the startup packet
 
-	ctx  context.Context // the connection's lifetime; child of the server's
-	info StartupInfo
-	sess Session
+	ctx context.Context // the connection's lifetime; child of the server's
+	// stmtParent is ctx's values without its cancellation: the parent of
+	// statement contexts (statementContext).
+	stmtParent context.Context
+	info       StartupInfo
+	sess       Session
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
@@ -89,6 +92,12 @@ func (c *conn) serve() error {
 	ctx, cancel := context.WithCancel(c.srv.baseCtx)
 	defer cancel()
 	c.ctx = ctx
+	// Statement contexts hang off a parent that is never cancelled (so
+	// making and ending one touches nothing shared); the end of the
+	// connection or the server cancels the running statement instead.
+	c.stmtParent = context.WithoutCancel(ctx)
+	stop := context.AfterFunc(ctx, c.cancelStatement)
+	defer stop()
 
 	startup, err := c.readStartup()
 	if err != nil || startup == nil {
@@ -450,10 +459,18 @@ func (c *conn) readyForQuery() error {
 // CancelRequest for this connection cancels it. done must be called when
 // the call returns.
 func (c *conn) statementContext() (ctx context.Context, done func()) {
-	ctx, cancel := context.WithCancel(c.ctx)
+	parent := c.stmtParent
+	if parent == nil {
+		parent = c.ctx
+	}
+	ctx, cancel := context.WithCancel(parent)
 	c.mu.Lock()
 	c.mu.cancel = cancel
 	c.mu.Unlock()
+	if c.ctx.Err() != nil {
+		// The connection ended before the statement was registered.
+		cancel()
+	}
 	return ctx, func() {
 		c.mu.Lock()
 		c.mu.cancel = nil

@@ -365,3 +365,28 @@ func TestNoSuchDatabase(t *testing.T) {
 		t.Fatalf("err = %v, want 3D000", err)
 	}
 }
+
+// Closing the server cancels a running statement (statement contexts do
+// not hang off the connection's context directly; see statementContext).
+func TestCloseCancelsRunningStatement(t *testing.T) {
+	ts := startServer(t, DefaultConfig())
+	conn := ts.connect(t, simpleMode)
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(context.Background(), "select pg_sleep(30)")
+		done <- err
+	}()
+	// The statement may not have started yet when Close runs; either way
+	// Close must not wait for pg_sleep's 30 seconds.
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { _ = ts.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the running statement")
+	}
+	if err := <-done; err == nil {
+		t.Fatal("statement succeeded through Close")
+	}
+}
