@@ -135,7 +135,7 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	forget := n.fsm.PrepareUserRestore(head.b, final.State)
 	start := time.Now()
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: lsn - 1, Size: size}
-	err = n.repl.UserRestore(rs.ctx, meta, bufio.NewReaderSize(spool, 1<<20))
+	err = n.repl.UserRestore(rs.ctx, meta, &spoolReader{f: spool, size: size})
 	forget()
 	if errors.Is(err, replication.ErrNotLeader) {
 		// Leadership moved while the dump was received: stage it from
