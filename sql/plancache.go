@@ -28,6 +28,12 @@ import (
 // literals as parameters. Statements without literals (BEGIN, COMMIT,
 // SELECT now()) are cached by text alone. The cache is per session (plans
 // are not shared between goroutines) and bounded.
+//
+// The extended protocol has its own per-session cache (Session.Prepare,
+// prepCache): a Parse of a text already prepared with the same declared
+// parameter types reuses its tree and plan, so clients that send Parse
+// before every execution (unnamed statements) skip parsing and planning
+// as named prepared statements do.
 
 // maxPlanCache bounds a session's cached templates; the cache is cleared
 // when full.
