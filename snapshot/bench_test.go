@@ -88,14 +88,26 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 var codecs = []struct {
 	name string
 	c    Compression
-}{{"none", CompressNone}, {"lz4", CompressLZ4}, {"zstd3", CompressZstd}}
+	rows bool // WriterOptions.RowBatches: the row layout of format 1.0
+}{{"none", CompressNone, false}, {"lz4", CompressLZ4, false}, {"zstd3", CompressZstd, false}}
+
+// layouts adds the row layout of the compressed codecs to codecs.
+var layouts = append(codecs[:3:3], struct {
+	name string
+	c    Compression
+	rows bool
+}{"lz4-rows", CompressLZ4, true}, struct {
+	name string
+	c    Compression
+	rows bool
+}{"zstd3-rows", CompressZstd, true})
 
 func BenchmarkEncode(b *testing.B) {
 	snap, raw := benchSnap(b)
-	for _, cc := range codecs {
+	for _, cc := range layouts {
 		b.Run(cc.name, func(b *testing.B) {
 			o := DefaultWriterOptions()
-			o.Compression, o.Level = cc.c, 0
+			o.Compression, o.Level, o.RowBatches = cc.c, 0, cc.rows
 			b.SetBytes(raw)
 			var out countWriter
 			m := startCPU(b)
@@ -111,9 +123,9 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
-func encoded(b *testing.B, snap *engine.Snapshot, c Compression) []byte {
+func encoded(b *testing.B, snap *engine.Snapshot, c Compression, rows bool) []byte {
 	o := DefaultWriterOptions()
-	o.Compression, o.Level = c, 0
+	o.Compression, o.Level, o.RowBatches = c, 0, rows
 	var buf bytes.Buffer
 	if _, err := WriteFull(context.Background(), &buf, snap, o); err != nil {
 		b.Fatal(err)
@@ -125,9 +137,9 @@ func encoded(b *testing.B, snap *engine.Snapshot, c Compression) []byte {
 // the footer's row-hash sums) without building an engine state.
 func BenchmarkDecode(b *testing.B) {
 	snap, raw := benchSnap(b)
-	for _, cc := range codecs {
+	for _, cc := range layouts {
 		b.Run(cc.name, func(b *testing.B) {
-			file := encoded(b, snap, cc.c)
+			file := encoded(b, snap, cc.c, cc.rows)
 			b.SetBytes(raw)
 			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
@@ -152,7 +164,7 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkLoad restores into an engine state (engine.Builder is the cost).
 func BenchmarkLoad(b *testing.B) {
 	snap, raw := benchSnap(b)
-	file := encoded(b, snap, CompressLZ4)
+	file := encoded(b, snap, CompressLZ4, false)
 	b.SetBytes(raw)
 	m := startCPU(b)
 	for i := 0; i < b.N; i++ {
@@ -166,7 +178,7 @@ func BenchmarkLoad(b *testing.B) {
 // rawBatches is the dump's raw batch bytes, cut as the writer cuts them.
 func rawBatches(b *testing.B, snap *engine.Snapshot) [][]byte {
 	var out [][]byte
-	rd := NewReader(bytes.NewReader(encoded(b, snap, CompressNone)))
+	rd := NewReader(bytes.NewReader(encoded(b, snap, CompressNone, false)))
 	defer rd.Close()
 	var cur []byte
 	for {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -411,12 +412,22 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 	return out, sum, nil
 }
 
-// varintAt decodes a zig-zag varint at data[off:], the one-byte case
-// inline.
+// varintAt decodes a zig-zag varint at data[off:]: the one-byte case
+// inline, up to eight bytes without a loop when eight bytes are there.
 func varintAt(data []byte, off int) (int64, int) {
 	if off < len(data) && data[off] < 0x80 {
 		u := uint64(data[off])
 		return int64(u>>1) ^ -int64(u&1), 1
+	}
+	if off+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[off:])
+		if stop := ^x & 0x8080808080808080; stop != 0 {
+			n := bits.TrailingZeros64(stop)/8 + 1 // bytes of the varint
+			x &= 1<<(8*n-1) - 1 | 1<<(8*n-1)      // keep n bytes (n <= 8)
+			x = x&0x7f | x>>1&(0x7f<<7) | x>>2&(0x7f<<14) | x>>3&(0x7f<<21) |
+				x>>4&(0x7f<<28) | x>>5&(0x7f<<35) | x>>6&(0x7f<<42) | x>>7&(0x7f<<49)
+			return int64(x>>1) ^ -int64(x&1), n
+		}
 	}
 	if off >= len(data) {
 		return 0, 0

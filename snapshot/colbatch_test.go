@@ -282,3 +282,31 @@ func TestLoadRefusesInvalidRow(t *testing.T) {
 		}
 	}
 }
+
+// varintAt agrees with binary.Varint on every length, also where fewer
+// than eight bytes follow, and refuses what it refuses.
+func TestVarintAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		x := int64(rng.Uint64() >> rng.IntN(64))
+		if i%2 == 1 {
+			x = -x
+		}
+		b := binary.AppendVarint(nil, x)
+		for pad := 0; pad < 10; pad++ {
+			buf := append(append([]byte{0xff}, b...), make([]byte, pad)...)
+			for j := 1 + len(b); j < len(buf); j++ {
+				buf[j] = byte(rng.Uint32())
+			}
+			got, n := varintAt(buf, 1)
+			if got != x || n != len(b) {
+				t.Fatalf("%d (%x, pad %d): got %d, %d", x, b, pad, got, n)
+			}
+		}
+	}
+	for _, bad := range [][]byte{{}, {0x80}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}} {
+		if _, n := varintAt(bad, 0); n > 0 {
+			t.Fatalf("%x accepted", bad)
+		}
+	}
+}
