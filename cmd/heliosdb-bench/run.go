@@ -31,6 +31,9 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return rep, err
 	}
 	defer l.close()
+	if *onlyPart == "inproc" {
+		return runInProcessOnly(ctx, cfg, rep, logf) // inproc.go
+	}
 	if *onlyPart == "wire" {
 		return runWireOnly(ctx, cfg, rep, l, logf) // wire.go
 	}
