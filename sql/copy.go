@@ -226,13 +226,39 @@ func (s *Session) copyFrom(ctx context.Context, cs *pg.CopyStmt, opts *copyOpts)
 		if s.tx != nil {
 			s.tx.replayable = false
 		}
-		res, err := s.execData(ctx, run, true)
+		var res *pgwire.Result
+		if s.tx == nil && copyInputBytes(rows, binRows) > copyStageBytes {
+			res, err = s.copyStaged(ctx, t.name, run) // copy_staged.go
+		} else {
+			res, err = s.execData(ctx, run, true)
+		}
 		if err != nil {
 			s.failTx()
 			return "", err
 		}
 		return res.Tag, nil
 	}}, nil
+}
+
+// copyInputBytes is the size of the parsed COPY input: what decides
+// whether an autocommit COPY is staged (copy_staged.go).
+func copyInputBytes(rows [][]*string, binRows [][][]byte) int {
+	n := 0
+	for _, r := range rows {
+		n += len(r)
+		for _, f := range r {
+			if f != nil {
+				n += len(*f)
+			}
+		}
+	}
+	for _, r := range binRows {
+		n += len(r)
+		for _, f := range r {
+			n += len(f)
+		}
+	}
+	return n
 }
 
 func copyLineErr(err error, table string, line int) error {

@@ -3,9 +3,12 @@ package sql
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
 func copyIn(t *testing.T, s *Session, q, data string) (string, error) {
@@ -112,4 +115,177 @@ func FuzzExec(f *testing.F) {
 		_, _ = s.Exec(context.Background(), "CREATE TABLE t (a int primary key, b text); INSERT INTO t VALUES (1, 'x'), (2, NULL)")
 		_, _ = s.Exec(context.Background(), q)
 	})
+}
+
+// stagedCopyDB is a test DB whose proposals go through hook first (it may
+// fail one), with COPY staging above 4 KiB.
+func stagedCopyDB(t *testing.T, hook func(n int, cs *engine.ChangeSet) error) (*DB, *engine.Engine) {
+	t.Helper()
+	old := copyStageBytes
+	copyStageBytes = 4 << 10
+	t.Cleanup(func() { copyStageBytes = old })
+	e := engine.New()
+	cfg := NewLocalConfig(e)
+	cfg.Rand = &seqReader{}
+	local := cfg.Propose
+	n := 0
+	cfg.Propose = func(ctx context.Context, cs *engine.ChangeSet) (uint64, error) {
+		n++
+		if err := hook(n, cs); err != nil {
+			return 0, err
+		}
+		return local(ctx, cs)
+	}
+	return New(cfg), e
+}
+
+func copyRowsInput(from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		fmt.Fprintf(&b, "%d\tpayload-%d-%s\n", i, i, strings.Repeat("x", 40))
+	}
+	return b.String()
+}
+
+func visibleRows(e *engine.Engine, table string) int {
+	tb, ok := e.Snapshot().Table(table)
+	if !ok {
+		return -1
+	}
+	return tb.Len()
+}
+
+func hiddenTables(e *engine.Engine) int {
+	s := e.Snapshot()
+	return len(s.AllTableNames()) - len(s.TableNames())
+}
+
+// TestCopyStaged: a COPY larger than the bound goes to raft in several
+// bounded entries into a hidden staging table and becomes visible at once
+// with the last one; a reader between the entries sees none of the rows.
+func TestCopyStaged(t *testing.T) {
+	var e *engine.Engine
+	counting := false
+	var entries, seenBetween, biggest int
+	db, e := stagedCopyDB(t, func(n int, cs *engine.ChangeSet) error {
+		if !counting {
+			return nil
+		}
+		entries++
+		biggest = max(biggest, len(cs.Encode(nil)))
+		// What a concurrent reader sees before this entry applies: the
+		// old row alone (staging is hidden), or every row after the last.
+		if got := visibleRows(e, "c"); got != 1 {
+			t.Errorf("entry %d: a reader sees %d rows of c before the COPY's last entry", n, got)
+		}
+		if hiddenTables(e) == 1 {
+			seenBetween++
+		}
+		return nil
+	})
+	s := db.NewLocalSession()
+	mustExec(t, s, "CREATE TABLE c (id int PRIMARY KEY, v text)")
+	mustExec(t, s, "INSERT INTO c VALUES (0, 'before')")
+	counting = true
+	tag, err := copyIn(t, s, "COPY c FROM STDIN", copyRowsInput(1, 2000))
+	if err != nil || tag != "COPY 2000" {
+		t.Fatal(tag, err)
+	}
+	if got := visibleRows(e, "c"); got != 2001 {
+		t.Fatalf("c holds %d rows, want 2001", got)
+	}
+	if entries < 5 {
+		t.Fatalf("the COPY went out in %d entries: not staged in bounded entries", entries)
+	}
+	if biggest > copyStageBytes+256 {
+		t.Fatalf("an entry of %d bytes, over the %d-byte bound", biggest, copyStageBytes)
+	}
+	if seenBetween != entries-1 {
+		t.Fatalf("%d of %d entries met the staging table, want all but the first", seenBetween, entries)
+	}
+	counting = false
+	if h := hiddenTables(e); h != 0 {
+		t.Fatalf("%d hidden tables left after the COPY", h)
+	}
+	// The rows are the table's like any others: a duplicate key fails a
+	// later staged COPY at the promote, which leaves nothing behind.
+	if _, err := copyIn(t, s, "COPY c FROM STDIN", copyRowsInput(1990, 3500)); sqlState(err) != codeUnique {
+		t.Fatalf("want 23505 for a duplicate key, got %v", err)
+	}
+	if got := visibleRows(e, "c"); got != 2001 {
+		t.Fatalf("a failed COPY changed c: %d rows", got)
+	}
+	if h := hiddenTables(e); h != 0 {
+		t.Fatalf("%d hidden tables left after a failed COPY", h)
+	}
+	out := copyOut(t, s, "COPY (SELECT count(*), min(id), max(id) FROM c) TO STDOUT")
+	if out != "2001\t0\t2000\n" {
+		t.Fatalf("count/min/max: %q", out)
+	}
+}
+
+// TestCopyStagedFailsMidway: a proposal failing between the staging
+// entries fails the COPY, leaves the table as it was and drops the
+// staging table.
+func TestCopyStagedFailsMidway(t *testing.T) {
+	fail := 0
+	db, e := stagedCopyDB(t, func(n int, cs *engine.ChangeSet) error {
+		if fail > 0 && n == fail {
+			return errorf("08006", "injected: the connection to the leader was lost")
+		}
+		return nil
+	})
+	s := db.NewLocalSession()
+	mustExec(t, s, "CREATE TABLE c (id int PRIMARY KEY, v text)")
+	fail = 2 + 4 // the create table, then the 4th proposal of the COPY
+	if _, err := copyIn(t, s, "COPY c FROM STDIN", copyRowsInput(1, 2000)); err == nil {
+		t.Fatal("the COPY succeeded although a proposal failed")
+	}
+	if got := visibleRows(e, "c"); got != 0 {
+		t.Fatalf("a failed COPY left %d rows", got)
+	}
+	if h := hiddenTables(e); h != 0 {
+		t.Fatalf("%d hidden tables left after a failed COPY", h)
+	}
+	// Small COPYs are one entry as before.
+	fail = 0
+	before := e.LSN()
+	if _, err := copyIn(t, s, "COPY c FROM STDIN", "1\ta\n2\tb\n"); err != nil {
+		t.Fatal(err)
+	}
+	if e.LSN() != before+1 {
+		t.Fatalf("a small COPY took %d entries", e.LSN()-before)
+	}
+}
+
+// TestCopyStagedConflictAtPromote: a row inserted by another session
+// while a staged COPY is in flight, with a key the COPY also has, fails
+// the COPY at its promote (23505) and leaves only the other row.
+func TestCopyStagedConflictAtPromote(t *testing.T) {
+	var racer *Session
+	var e *engine.Engine
+	raced := false
+	db, e := stagedCopyDB(t, func(n int, cs *engine.ChangeSet) error {
+		if racer != nil && !raced && hiddenTables(e) == 1 {
+			raced = true
+			mustExec(t, racer, "INSERT INTO c VALUES (1500, 'racer')")
+		}
+		return nil
+	})
+	s := db.NewLocalSession()
+	mustExec(t, s, "CREATE TABLE c (id int PRIMARY KEY, v text)")
+	racer = db.NewLocalSession()
+	_, err := copyIn(t, s, "COPY c FROM STDIN", copyRowsInput(1, 2000))
+	if !raced {
+		t.Fatal("the racing insert did not run")
+	}
+	if sqlState(err) != codeUnique {
+		t.Fatalf("want 23505 at the promote, got %v", err)
+	}
+	if got := visibleRows(e, "c"); got != 1 {
+		t.Fatalf("c holds %d rows, want the racer's only", got)
+	}
+	if h := hiddenTables(e); h != 0 {
+		t.Fatalf("%d hidden tables left", h)
+	}
 }
