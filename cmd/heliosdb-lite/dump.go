@@ -120,7 +120,7 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 	case appendTo != nil:
 		size, err = appendTo.write(ctx, copyTo)
 	default:
-		err = snapshot.WriteFileAtomic(f.output, func(w io.Writer) error {
+		err = writeDumpFile(f.output, func(w io.Writer) error {
 			var cerr error
 			size, cerr = copyTo(w)
 			return cerr
@@ -242,7 +242,7 @@ func chainEnd(path string) (uint64, error) {
 func (a *appendTarget) write(ctx context.Context, copyTo func(io.Writer) (int64, error)) (int64, error) {
 	if !a.inPlace {
 		var size int64
-		err := snapshot.WriteFileAtomic(a.path, func(w io.Writer) error {
+		err := writeDumpFile(a.path, func(w io.Writer) error {
 			var cerr error
 			size, cerr = copyTo(w)
 			return cerr

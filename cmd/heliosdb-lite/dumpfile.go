@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// writeDumpFile writes path durably, as snapshot.WriteFileAtomic does (a
+// temporary file in the same directory, fsynced, renamed over path, the
+// directory fsynced; on any error the temporary file is removed and path is
+// untouched), but flushes to disk while the dump is still arriving: every
+// syncEvery bytes an fsync starts in the background, so the final one only
+// has the tail left. With one fsync at the end, a 1 GB dump waited ~0.7 s
+// for the disk after the last byte came in.
+func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	sw := &syncingWriter{f: tmp, every: syncEvery}
+	defer func() {
+		sw.wait()
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(sw, 1<<20)
+	if err = fn(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = sw.wait(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, derr := os.Open(dir)
+	if derr != nil {
+		return nil // renamed; the directory sync is best effort where it cannot be opened
+	}
+	defer d.Close()
+	if serr := d.Sync(); serr != nil && !errors.Is(serr, os.ErrInvalid) {
+		return fmt.Errorf("fsync directory %s: %w", dir, serr)
+	}
+	return nil
+}
+
+// syncEvery is how many bytes are written between background fsyncs.
+const syncEvery = 64 << 20
+
+// syncingWriter writes to f and starts an fsync in the background each
+// time another `every` bytes were written (at most one runs at a time).
+type syncingWriter struct {
+	f     *os.File
+	every int64
+	n     int64 // bytes written
+	last  int64 // n when the last background fsync started
+
+	wg  sync.WaitGroup
+	mu  sync.Mutex // guards err and running
+	err error
+	run bool
+}
+
+func (s *syncingWriter) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.n += int64(n)
+	if err == nil && s.n-s.last >= s.every {
+		s.mu.Lock()
+		if !s.run {
+			s.run, s.last = true, s.n
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				serr := s.f.Sync()
+				s.mu.Lock()
+				s.run = false
+				if serr != nil && s.err == nil {
+					s.err = serr
+				}
+				s.mu.Unlock()
+			}()
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// wait waits for a background fsync and returns the first one's error.
+func (s *syncingWriter) wait() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}

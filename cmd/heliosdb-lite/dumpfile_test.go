@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriteDumpFile: the file holds exactly what was written; a failing
+// writer leaves neither the file nor a temporary one behind.
+func TestWriteDumpFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "d.heliodump")
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if err := writeDumpFile(path, func(w io.Writer) error {
+		for i := 0; i < len(want); i += 3000 {
+			if _, err := w.Write(want[i:min(i+3000, len(want))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file differs (%d bytes, %v)", len(got), err)
+	}
+	boom := errors.New("connection lost")
+	if err := writeDumpFile(filepath.Join(dir, "e.heliodump"), func(w io.Writer) error {
+		_, _ = w.Write(want)
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("want the writer's error, got %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("files left: %v", ents)
+	}
+}
+
+// TestSyncingWriter: background fsyncs start as the bytes pass the
+// interval, and the data arrives intact.
+func TestSyncingWriter(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sw := &syncingWriter{f: f, every: 4 << 10}
+	chunk := bytes.Repeat([]byte{7}, 1000)
+	started := 0
+	for i := 0; i < 100; i++ {
+		before := sw.last
+		if _, err := sw.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if sw.last != before {
+			started++
+		}
+	}
+	if err := sw.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if started == 0 {
+		t.Fatal("no background fsync started over 100 KB with a 4 KB interval")
+	}
+	if fi, _ := f.Stat(); fi.Size() != 100*1000 {
+		t.Fatalf("size %d", fi.Size())
+	}
+}
