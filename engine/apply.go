@@ -314,8 +314,9 @@ func (tx *txn) uniqueViolation(def *TableDef, name string, cols []int, row Row) 
 }
 
 // unlinkRow removes a row's index entries and hash contributions (the row
-// itself is replaced or deleted by the caller).
-func (tx *txn) unlinkRow(t *tableState, old rowItem) {
+// itself is replaced or deleted by the caller) and returns its encoded
+// size.
+func (tx *txn) unlinkRow(t *tableState, old rowItem) int64 {
 	key, enc, _ := old.r.fields()
 	if len(t.def.Indexes) > 0 {
 		if off, err := rowFields(stringBytes(enc), tx.oldOff); err == nil {
@@ -330,20 +331,20 @@ func (tx *txn) unlinkRow(t *tableState, old rowItem) {
 	t.hashSum -= old.hash
 	t.leaves.add(LeafOf(key), -old.hash)
 	t.bytes -= int64(len(enc))
+	return int64(len(enc))
 }
 
 // deleteRow deletes the row at key, leaving a tombstone, and reports
 // whether there was one.
 func (tx *txn) deleteRow(t *tableState, key string) bool {
-	if _, ok := t.rows.Get(key); !ok {
-		return false // checked first: deleting an absent key copies its path
+	old, ok := t.rows.DeleteIfPresent(key) // an absent key copies nothing
+	if !ok {
+		return false
 	}
-	old, _ := t.rows.Delete(key)
-	tx.unlinkRow(t, old)
+	n := tx.unlinkRow(t, old)
 	tx.setTombstone(t, key)
-	_, enc, _ := old.r.fields()
-	t.written += int64(len(enc))
-	tx.written += int64(len(enc))
+	t.written += n
+	tx.written += n
 	return true
 }
 

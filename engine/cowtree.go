@@ -245,7 +245,41 @@ func (tr *cowTree[T]) Delete(key string) (T, bool) {
 		var zero T
 		return zero, false
 	}
-	prev, deleted := tr.delete(&tr.root, false, key)
+	return tr.deleteWith(key, nil)
+}
+
+// maxPath bounds the depth DeleteIfPresent records (a tree of 15-item
+// nodes this deep would hold more than 2^60 items).
+const maxPath = 24
+
+// DeleteIfPresent is Delete for a key that may be absent: one read-only
+// search finds it (copying nothing when it is absent) and the delete
+// reuses the positions found instead of searching again.
+func (tr *cowTree[T]) DeleteIfPresent(key string) (T, bool) {
+	var zero T
+	var path [maxPath]int32
+	n := tr.root
+	for d := 0; n != nil && d < maxPath; d++ {
+		i, found := tr.search(n, key)
+		path[d] = int32(i)
+		if found {
+			return tr.deleteWith(key, path[:d+1])
+		}
+		if n.leaf() {
+			return zero, false
+		}
+		n = n.children[i]
+	}
+	if n == nil {
+		return zero, false
+	}
+	return tr.Delete(key) // deeper than maxPath: not reached in practice
+}
+
+// deleteWith deletes key; path, when given, holds the key's position in
+// each node from the root down to the node that has it.
+func (tr *cowTree[T]) deleteWith(key string, path []int32) (T, bool) {
+	prev, deleted := tr.delete(&tr.root, false, key, path)
 	if !deleted {
 		return prev, false
 	}
@@ -260,15 +294,20 @@ func (tr *cowTree[T]) Delete(key string) (T, bool) {
 }
 
 // delete removes key from the subtree at cn, or its greatest item when
-// maxItem is set (used to refill an inner node).
-func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string) (T, bool) {
+// maxItem is set (used to refill an inner node). path, when not empty, is
+// the key's position in this node and those below (DeleteIfPresent): the
+// last one is where the key is.
+func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []int32) (T, bool) {
 	var zero T
 	n := *cn
 	var i int
 	var found bool
-	if maxItem {
+	switch {
+	case maxItem:
 		i, found = len(n.items)-1, true
-	} else {
+	case len(path) > 0:
+		i, found = int(path[0]), len(path) == 1
+	default:
 		i, found = tr.search(n, key)
 	}
 	if n.leaf() {
@@ -285,14 +324,17 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string) (T, bool
 	if found {
 		if maxItem {
 			i++
-			prev, _ = tr.delete(&n.children[i], true, "")
+			prev, _ = tr.delete(&n.children[i], true, "", nil)
 		} else {
 			prev = n.items[i]
-			n.items[i], _ = tr.delete(&n.children[i], true, "")
+			n.items[i], _ = tr.delete(&n.children[i], true, "", nil)
 		}
 	} else {
+		if len(path) > 0 {
+			path = path[1:]
+		}
 		var deleted bool
-		if prev, deleted = tr.delete(&n.children[i], false, key); !deleted {
+		if prev, deleted = tr.delete(&n.children[i], false, key, path); !deleted {
 			return zero, false
 		}
 	}

@@ -50,10 +50,20 @@ func TestCowTreeRandom(t *testing.T) {
 					t.Fatalf("max %d: Set(%s) replaced=%v, want %v", maxItems, k, replaced, ref[k])
 				}
 				ref[k] = true
-			default:
+			case op < 8:
 				k := fmt.Sprintf("k%06d", rng.Intn(800+next))
 				if _, ok := tr.Delete(k); ok != ref[k] {
 					t.Fatalf("max %d: Delete(%s)=%v, want %v", maxItems, k, ok, ref[k])
+				}
+				delete(ref, k)
+			default:
+				k := fmt.Sprintf("k%06d", rng.Intn(800+next))
+				root := tr.root
+				if got, ok := tr.DeleteIfPresent(k); ok != ref[k] || ok && got != k {
+					t.Fatalf("max %d: DeleteIfPresent(%s)=%q,%v, want %v", maxItems, k, got, ok, ref[k])
+				}
+				if !ref[k] && tr.root != root {
+					t.Fatalf("max %d: DeleteIfPresent of absent %s copied the root", maxItems, k)
 				}
 				delete(ref, k)
 			}
