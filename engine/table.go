@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -300,15 +301,76 @@ func LeafOf(key string) int { return int(xxhash.Sum64String(key) >> (64 - LeafBi
 
 // leafSet holds NumLeaves sums in 64 chunks so that copy-on-write after a
 // change copies one 512-byte chunk, not the whole set.
+//
+// Copying chunks on every small change set would cost two 512-byte
+// allocations per single-row transaction (the chunk array and one chunk),
+// a fifth of Apply's time. So a clone that owns no chunk yet records its
+// changes as (leaf, delta) pairs in pend instead; the sum of a leaf is its
+// chunk's value plus its pending deltas. Pending deltas are folded into
+// (copied) chunks when leafPendMax of them have accumulated, so a long run
+// of single-row change sets copies the chunks once per leafPendMax rows,
+// and a large change set folds once and then writes its owned chunks in
+// place.
+//
+// pend's backing array is shared by the clones of one line of states:
+// every clone sees only pend[:len(pend)], and appends in place only when
+// it is the one that extends the longest prefix written so far (tail, a
+// compare-and-swap, so two clones of one state never write the same
+// slot); any other clone copies its prefix first. Readers of older states
+// never look past their own length, so appends never race with them.
 type leafSet struct {
 	chunks *[64]*[NumLeaves / 64]uint64
 	owned  uint64 // bit i: chunk i was copied by this clone and may be written
 	rootOK bool   // chunks array itself was copied by this clone
+	pend   []leafDelta
+	tail   *atomic.Int32 // entries written into pend's backing array
 }
 
-func (l leafSet) clone() leafSet { return leafSet{chunks: l.chunks} }
+// leafDelta is one pending change of a leaf sum.
+type leafDelta struct {
+	leaf  uint32
+	delta uint64
+}
+
+// leafPendMax bounds the pending deltas (and a leaf read's scan of them).
+const leafPendMax = 256
+
+func (l leafSet) clone() leafSet { return leafSet{chunks: l.chunks, pend: l.pend, tail: l.tail} }
 
 func (l *leafSet) add(i int, delta uint64) {
+	c := i / (NumLeaves / 64)
+	if l.rootOK && l.owned&(1<<c) != 0 {
+		l.chunks[c][i%(NumLeaves/64)] += delta
+		return
+	}
+	n := len(l.pend)
+	if n < cap(l.pend) && l.tail.CompareAndSwap(int32(n), int32(n+1)) {
+		l.pend = append(l.pend, leafDelta{uint32(i), delta})
+		return
+	}
+	if n >= leafPendMax {
+		l.fold()
+		l.addChunk(i, delta)
+		return
+	}
+	np := make([]leafDelta, n, leafPendMax)
+	copy(np, l.pend)
+	l.pend = append(np, leafDelta{uint32(i), delta})
+	l.tail = new(atomic.Int32)
+	l.tail.Store(int32(n + 1))
+}
+
+// fold adds the pending deltas into this clone's own copies of the chunks.
+func (l *leafSet) fold() {
+	for _, d := range l.pend {
+		l.addChunk(int(d.leaf), d.delta)
+	}
+	l.pend, l.tail = nil, nil
+}
+
+// addChunk adds delta to leaf i in the chunks, copying the chunk array and
+// the chunk on this clone's first write to them.
+func (l *leafSet) addChunk(i int, delta uint64) {
 	if !l.rootOK {
 		var nc [64]*[NumLeaves / 64]uint64
 		if l.chunks != nil {
@@ -330,20 +392,31 @@ func (l *leafSet) add(i int, delta uint64) {
 }
 
 func (l leafSet) get(i int) uint64 {
-	if l.chunks == nil {
-		return 0
+	var v uint64
+	if l.chunks != nil {
+		if c := l.chunks[i/(NumLeaves/64)]; c != nil {
+			v = c[i%(NumLeaves/64)]
+		}
 	}
-	c := l.chunks[i/(NumLeaves/64)]
-	if c == nil {
-		return 0
+	for _, d := range l.pend {
+		if int(d.leaf) == i {
+			v += d.delta
+		}
 	}
-	return c[i%(NumLeaves/64)]
+	return v
 }
 
 func (l leafSet) all() []uint64 {
 	out := make([]uint64, NumLeaves)
-	for i := range out {
-		out[i] = l.get(i)
+	if l.chunks != nil {
+		for c, chunk := range l.chunks {
+			if chunk != nil {
+				copy(out[c*(NumLeaves/64):], chunk[:])
+			}
+		}
+	}
+	for _, d := range l.pend {
+		out[d.leaf] += d.delta
 	}
 	return out
 }
