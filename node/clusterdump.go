@@ -210,8 +210,10 @@ const clusterDumpBatch = 256 << 10
 const pacedChunk = 64 << 10
 
 // busyWindow: the node counts as serving writes for this long after it
-// applied a log entry.
-const busyWindow = 100 * time.Millisecond
+// applied a log entry. Long enough that a stall of the writes on a busy
+// machine (which a dump at full speed would only make worse) does not
+// count as idle.
+const busyWindow = time.Second
 
 // pacedWriter makes a background dump low priority. While the node serves
 // writes (it applied a raft entry in the last busyWindow), the dump passes
