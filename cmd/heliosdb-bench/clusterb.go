@@ -174,11 +174,44 @@ func loadInto(ctx context.Context, n *hnode, rows int) error {
 		return err
 	}
 	g := newGen(1)
-	return copyChunks(ctx, conn, "bench (id, qty, label, at)", rows, func(b []byte, i int) []byte {
-		r := g.row(int64(i))
-		ts := time.UnixMicro(int64(r[3].(engine.Timestamp))).UTC().Format("2006-01-02 15:04:05.999999+00")
-		return fmt.Appendf(b, "%d\t%d\t%s\t%s\n", r[0], r[1], r[2], ts)
-	})
+	var buf []byte
+	for lo := 0; lo < rows; lo += chunkRows {
+		hi := min(lo+chunkRows, rows)
+		buf = buf[:0]
+		for i := lo; i < hi; i++ {
+			r := g.row(int64(i))
+			ts := time.UnixMicro(int64(r[3].(engine.Timestamp))).UTC().Format("2006-01-02 15:04:05.999999+00")
+			buf = fmt.Appendf(buf, "%d\t%d\t%s\t%s\n", r[0], r[1], r[2], ts)
+		}
+		if err := copyChunkOnce(ctx, conn, buf, lo); err != nil {
+			return fmt.Errorf("COPY bench rows %d-%d: %w", lo, hi, err)
+		}
+	}
+	return nil
+}
+
+// copyChunkOnce COPYs one chunk (one transaction) whose first id is lo.
+// An error may leave the outcome unknown (40001: leadership lost while
+// committing; a lost connection): the chunk is then looked up by its first
+// id before it is sent again, so it is committed exactly once.
+func copyChunkOnce(ctx context.Context, conn *pgx.Conn, chunk []byte, lo int) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if try > 0 {
+			time.Sleep(time.Second)
+			var n int
+			if qerr := conn.QueryRow(ctx, "select count(*) from bench where id = $1", lo).Scan(&n); qerr != nil {
+				return fmt.Errorf("%w (then, looking the chunk up: %v)", err, qerr)
+			}
+			if n == 1 {
+				return nil // the failed attempt committed
+			}
+		}
+		if _, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(chunk), "COPY bench (id, qty, label, at) FROM STDIN"); err == nil || !strings.Contains(err.Error(), "40001") {
+			return err
+		}
+	}
+	return err
 }
 
 // aeReport is the part of POST /antientropy/run's report the rows read.
