@@ -332,8 +332,11 @@ type leafDelta struct {
 	delta uint64
 }
 
-// leafPendMax bounds the pending deltas (and a leaf read's scan of them).
-const leafPendMax = 256
+// leafPendMax bounds the pending deltas (and a leaf read's scan of them):
+// a fold copies up to 33 KB of chunks, so folding every 2048 deltas costs
+// about 16 bytes per row. The backing array starts small and doubles, so
+// a rarely written table holds little.
+const leafPendMax = 2048
 
 func (l leafSet) clone() leafSet { return leafSet{chunks: l.chunks, pend: l.pend, tail: l.tail} }
 
@@ -353,7 +356,7 @@ func (l *leafSet) add(i int, delta uint64) {
 		l.addChunk(i, delta)
 		return
 	}
-	np := make([]leafDelta, n, leafPendMax)
+	np := make([]leafDelta, n, min(leafPendMax, max(16, 2*n)))
 	copy(np, l.pend)
 	l.pend = append(np, leafDelta{uint32(i), delta})
 	l.tail = new(atomic.Int32)
