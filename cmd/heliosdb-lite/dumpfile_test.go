@@ -21,6 +21,19 @@ func TestWriteDumpFile(t *testing.T) {
 				return err
 			}
 		}
+		// Before the end, the temporary file has no header: a dump
+		// killed now leaves nothing that looks like a dump.
+		if err := w.(interface{ Flush() error }).Flush(); err != nil {
+			return err
+		}
+		m, _ := filepath.Glob(filepath.Join(dir, ".d.heliodump.tmp-*"))
+		if len(m) != 1 {
+			t.Fatalf("temporary files: %v", m)
+		}
+		b, err := os.ReadFile(m[0])
+		if err != nil || len(b) != len(want) || !bytes.Equal(b[:fileHeaderLen], make([]byte, fileHeaderLen)) || !bytes.Equal(b[fileHeaderLen:], want[fileHeaderLen:]) {
+			t.Fatalf("temporary file mid-dump: %d bytes, header %q, %v", len(b), b[:min(len(b), fileHeaderLen)], err)
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -33,9 +33,12 @@ func newRestoreCmd() *cobra.Command {
 		Short: "Restore a .heliodump file into a running database",
 		Long: `Restore a .heliodump file into a running database over its PostgreSQL port.
 
-The file is verified locally first: a damaged file is refused (exit 3)
-before anything is sent. The server stages the rows out of sight and swaps
-them in with one final step, so clients never see half a restore.
+Every checksum of the file is verified locally while it is sent: a damaged
+file is cancelled (exit 3) before the server changes anything. The server
+also checks every table's rows against the dump's footer before any change.
+A clean restore of a whole dump becomes the cluster's raft snapshot in one
+step; other restores stage the rows out of sight and swap them in with one
+final step. Either way clients never see half a restore.
 
 --mode clean (default): the database (or the --tables named) becomes
 exactly the dump's content. --mode append: rows are added; a primary-key
@@ -83,31 +86,34 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		}
 		return nil
 	}
-	// Check every checksum of the whole file before sending a byte: a
-	// damaged file must be refused before it changes anything. Decoding
-	// the rows and proving the row-hash sums against the footer is the
-	// server's job (it does it anyway, before the swap), so it is not
-	// done twice here.
-	rep, err := snapshot.VerifyChecksums(file)
-	if rep == nil {
-		return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", f.input, err))
-	}
 	var salvage *snapshot.SalvageReport
-	if !rep.Passed() {
-		if !f.salvage {
-			rep.Name = f.input
-			_ = rep.WriteText(os.Stderr)
-			return withCode(exitBadFile, fmt.Errorf("restore: %s is damaged; nothing was sent to the server. Run 'heliosdb-lite verify --input %s' for details, use an earlier dump, or restore the undamaged parts with --salvage", f.input, f.input))
+	var verified <-chan verifyOutcome
+	if f.salvage {
+		// Salvage needs the damage known before anything is sent.
+		rep, err := snapshot.VerifyChecksums(file)
+		if rep == nil {
+			return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", f.input, err))
+		}
+		if !rep.Passed() {
+			if _, err := file.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			if salvage, err = snapshot.Salvage(file, engine.NewBuilder(0)); salvage == nil {
+				return withCode(exitBadFile, fmt.Errorf("restore --salvage: %s: %v", f.input, err))
+			}
 		}
 		if _, err := file.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		if salvage, err = snapshot.Salvage(file, engine.NewBuilder(0)); salvage == nil {
-			return withCode(exitBadFile, fmt.Errorf("restore --salvage: %s: %v", f.input, err))
-		}
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return err
+	} else {
+		// Every checksum of the file is checked while it is sent (a second
+		// read, from the page cache, on another core): the end of the
+		// input is withheld from the server until the check has passed,
+		// so a damaged file is cancelled (CopyFail) before the server can
+		// change anything. Decoding the rows and proving the row-hash sums
+		// against the footer is the server's job (it does it anyway,
+		// before any change), so it is not done twice here.
+		verified = verifyInBackground(f.input)
 	}
 	conn, err := f.conn.connect(ctx)
 	if err != nil {
@@ -122,8 +128,24 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	if f.mode == "append" {
 		onConflict = f.onConflict
 	}
+	var in io.Reader = file
+	var gate *gatedReader
+	if verified != nil {
+		gate = &gatedReader{r: file, verified: verified}
+		in = gate
+	}
 	sql := "COPY heliosdb.restore FROM STDIN" + copyOptions("mode", f.mode, "on_conflict", onConflict, "tables", f.tables, "salvage", salv)
-	tag, err := conn.CopyFrom(ctx, file, sql)
+	tag, err := conn.CopyFrom(ctx, in, sql)
+	if gate != nil {
+		if out := gate.outcome(); out.rep == nil || !out.rep.Passed() {
+			if out.rep == nil {
+				return withCode(exitBadFile, fmt.Errorf("restore: %s: %v (the restore was cancelled: nothing was changed)", f.input, out.err))
+			}
+			out.rep.Name = f.input
+			_ = out.rep.WriteText(os.Stderr)
+			return withCode(exitBadFile, fmt.Errorf("restore: %s is damaged; the restore was cancelled before the server changed anything (nothing was changed). Run 'heliosdb-lite verify --input %s' for details, use an earlier dump, or restore the undamaged parts with --salvage", f.input, f.input))
+		}
+	}
 	if err != nil {
 		if sqlState(err) == "" {
 			return fmt.Errorf("restore: the connection to %s failed: %v (the server drops a restore it did not finish: nothing was changed; retry)", f.conn.addr(), err)
@@ -159,4 +181,54 @@ func parseTag(tag string) map[string]string {
 		}
 	}
 	return out
+}
+
+// verifyOutcome is the result of the background checksum pass.
+type verifyOutcome struct {
+	rep *snapshot.VerifyReport
+	err error
+}
+
+// verifyInBackground checks every checksum of the file at path on its own
+// reader and delivers the outcome once.
+func verifyInBackground(path string) <-chan verifyOutcome {
+	ch := make(chan verifyOutcome, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			ch <- verifyOutcome{err: err}
+			return
+		}
+		defer f.Close()
+		rep, err := snapshot.VerifyChecksums(f)
+		ch <- verifyOutcome{rep: rep, err: err}
+	}()
+	return ch
+}
+
+// gatedReader reads the dump for COPY and, at its end, waits for the
+// checksum pass: if it failed, the read fails (pgconn then sends CopyFail
+// and the server drops the restore) instead of returning EOF.
+type gatedReader struct {
+	r        io.Reader
+	verified <-chan verifyOutcome
+	got      bool
+	out      verifyOutcome
+}
+
+func (g *gatedReader) outcome() verifyOutcome {
+	if !g.got {
+		g.out, g.got = <-g.verified, true
+	}
+	return g.out
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err == io.EOF {
+		if out := g.outcome(); out.rep == nil || !out.rep.Passed() {
+			return n, errors.New("the file failed its checksum check: restore cancelled")
+		}
+	}
+	return n, err
 }
