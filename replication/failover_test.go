@@ -157,21 +157,26 @@ func TestClusterLaggingFollowerGetsSnapshot(t *testing.T) {
 	for i := range 60 {
 		idx = mustApply(t, l.n, fmt.Sprintf("set s%d %d", i, i))
 	}
-	// Leadership may have moved under load; compact whoever leads now (the
-	// node that will send the snapshot).
-	l = c.leader()
-	if err := l.n.Snapshot(); err != nil {
-		t.Fatal(err)
-	}
-	if first, _ := l.n.st.logs.FirstIndex(); first <= 10 {
-		t.Fatalf("leader log not compacted: first index %d", first)
+	// Leadership may move under load, also after the compaction: compact
+	// every running node, so whichever leads when f returns must send a
+	// snapshot.
+	c.ensureSame(idx)
+	for _, tn := range c.running() {
+		if err := tn.n.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		if first, _ := tn.n.st.logs.FirstIndex(); first <= 10 {
+			t.Fatalf("%s: log not compacted: first index %d", tn.n.ID(), first)
+		}
 	}
 	c.start(f)
 	c.ensureSame(idx)
-	snap, _ := strconv.ParseUint(f.n.Stats()["last_snapshot_index"], 10, 64)
-	if snap == 0 {
-		t.Fatal("follower caught up without a snapshot install")
-	}
+	// The FSM reports the restored index before raft records the
+	// installed snapshot in its stats: wait for both.
+	eventually(t, 5*time.Second, "follower records the installed snapshot", func() bool {
+		snap, _ := strconv.ParseUint(f.n.Stats()["last_snapshot_index"], 10, 64)
+		return snap != 0
+	})
 	mustRead(t, f.n, 5*time.Second)
 	c.ensureSame(mustApply(t, f.n, "set after install"))
 }
