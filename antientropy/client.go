@@ -69,6 +69,14 @@ func (p *peerClient) do(ctx context.Context, method, path string, in, out any) e
 	return nil
 }
 
+// RequestRound asks the node whose admin API is at addr (host:port) to run
+// a round now if it leads (the internal trigger; token is the cluster RPC
+// token). The round runs in the background there.
+func RequestRound(ctx context.Context, client *http.Client, addr, token string) error {
+	p := &peerClient{peer: Peer{ID: addr, Addr: addr}, http: client, token: token, scheme: "http://"}
+	return p.do(ctx, "POST", pathTrigger, struct{}{}, nil)
+}
+
 // limiter bounds the bytes a round exchanges per second (over all peers).
 // Zero rate means unlimited.
 type limiter struct {

@@ -1,6 +1,7 @@
 package antientropy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -429,3 +431,84 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 var _ = context.Background
+
+// TestLargeDifferenceAsksForReinstall: a follower differing in at least
+// ReinstallThreshold keys is asked to reinstall itself and its keys are
+// not repaired through the log; one that refuses (or cannot) is repaired
+// row by row; below the threshold rows are repaired as before. (The
+// reinstall itself, a real process leaving and rejoining empty, is tested
+// in cluster-tests/ae_reinstall_test.go.)
+func TestLargeDifferenceAsksForReinstall(t *testing.T) {
+	c := newClusterWith(t, 3, func(_ *replication.Config, ac *antientropy.Config) {
+		if ac != nil {
+			ac.ReinstallThreshold = 50
+		}
+	})
+	c.load(1000)
+	l := c.leader()
+	bad := c.follower()
+	var asked []antientropy.ReinstallRequest
+	var mu sync.Mutex
+	bad.replica.SetReinstaller(func(q antientropy.ReinstallRequest) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, q)
+		bad.replica.SetFence(true, q.Reason)
+		return nil
+	})
+	corrupt := func(from, n int) {
+		for id := from; id < from+n; id++ {
+			if err := bad.eng.DebugPutRow("kv", kvKey(int64(id)), kvRow(t, int64(id), "corrupt"), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Below the threshold: repaired through the log, no reinstall.
+	corrupt(0, 49)
+	rep := mustRound(t, l)
+	if len(rep.Differences) != 49 || rep.Repaired != 49 || len(rep.Reinstalled) != 0 {
+		t.Fatalf("49 differing rows: differences %d repaired %d reinstalled %v", len(rep.Differences), rep.Repaired, rep.Reinstalled)
+	}
+	assertClean(t, mustRound(t, l))
+
+	// At the threshold: the node is asked to reinstall, nothing repaired.
+	corrupt(100, 50)
+	rep = mustRound(t, l)
+	rep.WriteText(testWriter{t})
+	if !slices.Equal(rep.Reinstalled, []string{bad.id}) || rep.Repaired != 0 || len(rep.Differences) != 50 {
+		t.Fatalf("50 differing rows: reinstalled %v repaired %d differences %d", rep.Reinstalled, rep.Repaired, len(rep.Differences))
+	}
+	for _, d := range rep.Differences {
+		if !strings.Contains(d.Action, "reinstalled") {
+			t.Fatalf("key %s: action %q", d.Key, d.Action)
+		}
+	}
+	mu.Lock()
+	if len(asked) != 1 || asked[0].Leader != l.id || asked[0].Rows != 50 || asked[0].LSN != rep.LSN {
+		t.Fatalf("reinstall requests %+v (leader %s, round LSN %d)", asked, l.id, rep.LSN)
+	}
+	mu.Unlock()
+	if on, _ := bad.replica.Fenced(); !on || !slices.Contains(rep.Fenced, bad.id) {
+		t.Fatalf("reinstalled node fenced %v, report fenced %v", on, rep.Fenced)
+	}
+	var m bytes.Buffer
+	l.runner.WriteMetrics(&m)
+	if !strings.Contains(m.String(), "heliosdb_antientropy_reinstalled_total 1\n") {
+		t.Fatalf("metrics:\n%s", m.String())
+	}
+
+	// A node that cannot reinstall itself is repaired row by row; the
+	// next clean round lifts its fence.
+	bad.replica.SetReinstaller(nil)
+	rep = mustRound(t, l)
+	if len(rep.Reinstalled) != 0 || rep.Repaired != 50 {
+		t.Fatalf("refused reinstall: reinstalled %v repaired %d", rep.Reinstalled, rep.Repaired)
+	}
+	rep = mustRound(t, l)
+	assertClean(t, rep)
+	if on, _ := bad.replica.Fenced(); on || !slices.Contains(rep.Unfenced, bad.id) {
+		t.Fatalf("fence not lifted by the clean round: fenced %v, unfenced %v", on, rep.Unfenced)
+	}
+	c.ensureSame()
+}

@@ -30,6 +30,9 @@ type Replica struct {
 	token   string
 	log     *slog.Logger
 	trigger func() // runs a round on this node if it leads (may be nil)
+	// reinstall starts this node's reinstall (nil: not supported here, the
+	// coordinator falls back to repairing through the log).
+	reinstall atomic.Pointer[func(ReinstallRequest) error]
 
 	fenced      atomic.Bool
 	fenceReason atomic.Pointer[string]
@@ -79,6 +82,18 @@ func (r *Replica) donePacing(p *pacer) { r.rebuildSlept.Add(int64(p.slept)) }
 // SetTrigger sets what POST trigger runs (the node's Runner.Trigger).
 func (r *Replica) SetTrigger(f func()) { r.trigger = f }
 
+// SetReinstaller sets what POST reinstall runs: f must check the request
+// (it comes from the node's leader, this node can leave), start the
+// reinstall in the background and return at once; an error refuses it.
+// nil removes it.
+func (r *Replica) SetReinstaller(f func(ReinstallRequest) error) {
+	if f == nil {
+		r.reinstall.Store(nil)
+		return
+	}
+	r.reinstall.Store(&f)
+}
+
 // Fenced reports whether this node must not serve reads, and why.
 func (r *Replica) Fenced() (bool, string) {
 	if !r.fenced.Load() {
@@ -117,6 +132,7 @@ func (r *Replica) Handler() http.Handler {
 	mux.HandleFunc("POST "+pathRows, r.handleRows)
 	mux.HandleFunc("POST "+pathFence, r.handleFence)
 	mux.HandleFunc("POST "+pathTrigger, r.handleTrigger)
+	mux.HandleFunc("POST "+pathReinstall, r.handleReinstall)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.token != "" && subtle.ConstantTimeCompare([]byte(req.Header.Get(TokenHeader)), []byte(r.token)) != 1 {
 			writeJSON(w, http.StatusUnauthorized, errorReply{Err: "antientropy: bad or missing RPC token"})
@@ -414,6 +430,23 @@ func (r *Replica) handleFence(w http.ResponseWriter, req *http.Request) {
 func (r *Replica) handleTrigger(w http.ResponseWriter, _ *http.Request) {
 	if r.trigger != nil {
 		r.trigger()
+	}
+	writeJSON(w, http.StatusAccepted, struct{}{})
+}
+
+func (r *Replica) handleReinstall(w http.ResponseWriter, req *http.Request) {
+	var q ReinstallRequest
+	if !readJSON(w, req, &q) {
+		return
+	}
+	f := r.reinstall.Load()
+	if f == nil {
+		writeJSON(w, http.StatusNotImplemented, errorReply{Err: "antientropy: this node cannot reinstall itself"})
+		return
+	}
+	if err := (*f)(q); err != nil {
+		writeJSON(w, http.StatusConflict, errorReply{Err: err.Error()})
+		return
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
 }

@@ -31,10 +31,15 @@ type Report struct {
 	RepairEntries int `json:"repair_entries"`
 	// TransferredTo: the coordinator held a minority image and handed
 	// leadership to this node, which repairs in its own round.
-	TransferredTo string   `json:"transferred_to,omitempty"`
-	Fenced        []string `json:"fenced,omitempty"`
-	Unfenced      []string `json:"unfenced,omitempty"`
-	Error         string   `json:"error,omitempty"`
+	TransferredTo string `json:"transferred_to,omitempty"`
+	// Reinstalled names the follower that differed from the majority in at
+	// least ReinstallThreshold keys and was asked to reinstall itself
+	// (leave raft, drop its raft state, rejoin empty and receive a
+	// snapshot) instead of having its rows repaired through the log.
+	Reinstalled []string `json:"reinstalled,omitempty"`
+	Fenced      []string `json:"fenced,omitempty"`
+	Unfenced    []string `json:"unfenced,omitempty"`
+	Error       string   `json:"error,omitempty"`
 	// Truncated: more differences were found than are listed.
 	Truncated bool `json:"truncated,omitempty"`
 }
@@ -126,6 +131,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.TransferredTo != "" {
 		fmt.Fprintf(w, "leadership transferred to %s (this node held the minority image)\n", r.TransferredTo)
+	}
+	for _, id := range r.Reinstalled {
+		fmt.Fprintf(w, "reinstalled: %s (left raft, restarts empty and receives a snapshot; fenced until a round finds it equal)\n", id)
 	}
 	if len(r.Fenced) > 0 {
 		fmt.Fprintf(w, "fenced: %s\n", strings.Join(r.Fenced, ", "))

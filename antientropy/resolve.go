@@ -12,22 +12,57 @@ import (
 //   - the coordinator holds a minority image: hand leadership to a
 //     majority member, which repairs in its own round (a leader must never
 //     propose its own wrong rows as the truth);
+//   - a follower differing in at least ReinstallThreshold keys is asked to
+//     reinstall itself (reinstall) and its keys are not repaired;
 //   - otherwise propose the majority images as repair entries;
 //   - no majority: fence the replicas that disagree with the coordinator
 //     and raise the alarm.
 func (rd *round) resolve(ctx context.Context, cl Cluster, diffs []diffKey) error {
 	voters := len(rd.peers)
-	var ops []repairOp
-	fence := map[int]string{}
+	// First the verdicts: who holds the majority image of each key, and
+	// how many keys each replica holds a minority image of.
+	type verdict struct {
+		v       string
+		holders []int
+		ok      bool
+	}
+	verdicts := make([]verdict, len(diffs))
 	minorityCount := map[int]int{}
 	leaderOdd := false
 	majorityVotes := map[int]int{} // peer -> keys on which it holds the majority
-	for _, d := range diffs {
+	for k, d := range diffs {
+		v, holders, ok := majority(d.vals, voters)
+		verdicts[k] = verdict{v, holders, ok}
+		if !ok {
+			continue
+		}
+		for _, h := range holders {
+			majorityVotes[h]++
+		}
+		for i, x := range d.vals {
+			if x != "-" && x != v {
+				minorityCount[i]++
+			}
+		}
+		if !slices.Contains(holders, rd.self) {
+			leaderOdd = true
+		}
+	}
+	// A follower with a large difference is reinstalled rather than
+	// repaired row by row (never while this leader is itself in the
+	// minority: the majority member it hands leadership to decides).
+	reinstalled := -1
+	if !leaderOdd {
+		reinstalled = rd.reinstall(ctx, cl, minorityCount)
+	}
+	var ops []repairOp
+	fence := map[int]string{}
+	for k, d := range diffs {
 		diff := Difference{Table: d.table, Key: hexKey([]byte(d.key)), Values: map[string]string{}}
 		for i, v := range d.vals {
 			diff.Values[rd.peers[i].peer.ID] = valueName(v)
 		}
-		v, holders, ok := majority(d.vals, voters)
+		v, holders, ok := verdicts[k].v, verdicts[k].holders, verdicts[k].ok
 		if !ok {
 			diff.Action = "no majority: replicas that differ from the coordinator fenced"
 			for i, x := range d.vals {
@@ -42,17 +77,13 @@ func (rd *round) resolve(ctx context.Context, cl Cluster, diffs []diffKey) error
 			continue
 		}
 		diff.Majority = valueName(v)
-		for _, h := range holders {
-			majorityVotes[h]++
-		}
-		for i, x := range d.vals {
-			if x != "-" && x != v {
-				minorityCount[i]++
-			}
-		}
 		if !slices.Contains(holders, rd.self) {
-			leaderOdd = true
 			diff.Action = "coordinator in the minority: leadership handed to a majority member"
+			rd.addDiff(diff)
+			continue
+		}
+		if reinstalled >= 0 && onlyOdd(d.vals, v, reinstalled) {
+			diff.Action = "node " + rd.peers[reinstalled].peer.ID + " reinstalled (receives a fresh snapshot)"
 			rd.addDiff(diff)
 			continue
 		}
@@ -61,12 +92,12 @@ func (rd *round) resolve(ctx context.Context, cl Cluster, diffs []diffKey) error
 		rd.addDiff(diff)
 	}
 	for i, n := range minorityCount {
-		if n > rd.r.cfg.LargeDiff {
+		if n > rd.r.cfg.LargeDiff && i != reinstalled {
 			fence[i] = fmt.Sprintf("%d rows differ from the majority at LSN %d; repairing through the log", n, rd.lsn)
 		}
 	}
 	for i, reason := range fence {
-		if i == rd.self {
+		if i == rd.self || i == reinstalled {
 			continue
 		}
 		if err := rd.peers[i].do(ctx, "POST", pathFence, fenceRequest{On: true, Reason: reason}, nil); err != nil {
@@ -99,6 +130,65 @@ func (rd *round) resolve(ctx context.Context, cl Cluster, diffs []diffKey) error
 		}
 	}
 	return rd.repair(ctx, cl, ops)
+}
+
+// onlyOdd reports whether peer odd is the only replica whose value of a
+// key differs from the majority value v.
+func onlyOdd(vals []string, v string, odd int) bool {
+	for i, x := range vals {
+		if x != "-" && x != v && i != odd {
+			return false
+		}
+	}
+	return true
+}
+
+// reinstall picks the follower holding the most minority images, if that
+// is at least ReinstallThreshold, and asks it to reinstall itself: it
+// fences itself, leaves raft gracefully, moves its raft state aside and
+// restarts empty; reconcile re-adds it as a non-voter, it receives a
+// snapshot (or the whole log) and is promoted once caught up. One node per
+// round, and only when the voters left after its removal still hold a
+// majority of answering voters among them (removing it must not cost the
+// cluster its quorum). It returns the node's index, or -1 when no node is
+// reinstalled (the caller then repairs its rows through the log).
+func (rd *round) reinstall(ctx context.Context, cl Cluster, minorityCount map[int]int) int {
+	threshold := rd.r.cfg.ReinstallThreshold
+	if threshold <= 0 {
+		return -1
+	}
+	best := -1
+	for i, n := range minorityCount {
+		if i == rd.self || !rd.ok[i] || n < threshold {
+			continue
+		}
+		if best < 0 || n > minorityCount[best] || (n == minorityCount[best] && i < best) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return -1
+	}
+	p, n := rd.peers[best], minorityCount[best]
+	if left := len(rd.answered()) - 1; left <= (len(rd.peers)-1)/2 {
+		rd.r.log.Warn("anti-entropy: not reinstalling a divergent node: too few other voters reached the cut to keep a quorum without it; repairing through the log",
+			"node", p.peer.ID, "rows", n, "answered_others", left, "voters", len(rd.peers))
+		return -1
+	}
+	req := ReinstallRequest{Round: rd.id, LSN: rd.lsn, Leader: cl.ID(), Rows: n,
+		Reason: fmt.Sprintf("%d rows differ from the majority at LSN %d; reinstalling from a fresh snapshot", n, rd.lsn)}
+	if err := p.do(ctx, "POST", pathReinstall, req, nil); err != nil {
+		rd.r.log.Error("anti-entropy: divergent node refused to reinstall; repairing its rows through the log",
+			"node", p.peer.ID, "rows", n, "err", err)
+		return -1
+	}
+	rd.r.log.Warn("anti-entropy: reinstalling a divergent node: it leaves raft and rejoins empty to receive a snapshot",
+		"node", p.peer.ID, "rows", n, "round", rd.id, "lsn", rd.lsn)
+	rd.rep.Reinstalled = append(rd.rep.Reinstalled, p.peer.ID)
+	rd.rep.Fenced = append(rd.rep.Fenced, p.peer.ID) // it fenced itself on accepting
+	rd.r.metrics.reinstalled.Add(1)
+	rd.r.metrics.fenced.Add(1)
+	return best
 }
 
 func (rd *round) addDiff(d Difference) {

@@ -71,6 +71,11 @@ type Config struct {
 	// LargeDiff: a replica that differs in more rows than this is fenced
 	// while it is repaired.
 	LargeDiff int
+	// ReinstallThreshold: a follower that differs from the majority in at
+	// least this many keys is reinstalled (it leaves raft, drops its raft
+	// state and rejoins empty to receive a snapshot) instead of being
+	// repaired row by row through the log. 0 disables.
+	ReinstallThreshold int
 	// MaxReportedDiffs bounds the differences listed in a report.
 	MaxReportedDiffs int
 	// Token is the cluster RPC token sent to peers.
@@ -97,6 +102,8 @@ func DefaultConfig() Config {
 		RepairBatch:      1000,
 		LargeDiff:        10000,
 		MaxReportedDiffs: 1000,
+
+		ReinstallThreshold: 10000,
 	}
 }
 
@@ -113,6 +120,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: rebuild timeout %v is negative", ErrInvalidConfig, c.RebuildTimeout)
 	case c.MaxRowsPerBucket < 1 || c.RepairBatch < 1 || c.MaxReportedDiffs < 1:
 		return fmt.Errorf("%w: bucket, batch and report sizes must be positive", ErrInvalidConfig)
+	case c.ReinstallThreshold < 0:
+		return fmt.Errorf("%w: reinstall_threshold %d is negative (0 disables)", ErrInvalidConfig, c.ReinstallThreshold)
 	case c.Marker == nil || c.Repair == nil:
 		return fmt.Errorf("%w: Marker and Repair encoders are required", ErrInvalidConfig)
 	}
@@ -120,7 +129,7 @@ func (c *Config) Validate() error {
 }
 
 type counters struct {
-	rounds, failed, differences, repaired, fenced, transfers, noMajority, bytes atomic.Uint64
+	rounds, failed, differences, repaired, fenced, transfers, noMajority, bytes, reinstalled atomic.Uint64
 }
 
 // Runner schedules rounds on the leader and keeps the last report. Every
@@ -294,7 +303,7 @@ func (r *Runner) run(ctx context.Context, forceRebuild bool) (*Report, error) {
 	}
 	if len(rep.Differences) > 0 || len(rep.SchemaDifferences) > 0 {
 		r.log.Warn("anti-entropy round found differences", "round", id, "lsn", rep.LSN,
-			"differences", len(rep.Differences), "repaired", rep.Repaired, "fenced", rep.Fenced, "transferred_to", rep.TransferredTo)
+			"differences", len(rep.Differences), "repaired", rep.Repaired, "reinstalled", rep.Reinstalled, "fenced", rep.Fenced, "transferred_to", rep.TransferredTo)
 	} else {
 		r.log.Debug("anti-entropy round", "round", id, "lsn", rep.LSN, "took", time.Since(start))
 	}
@@ -357,6 +366,7 @@ func (r *Runner) WriteMetrics(w io.Writer) {
 	c("heliosdb_antientropy_fenced_total", "Replicas fenced by this coordinator.", m.fenced.Load())
 	c("heliosdb_antientropy_no_majority_total", "Keys with no majority image (alarm).", m.noMajority.Load())
 	c("heliosdb_antientropy_leadership_transfers_total", "Leadership handed over because this leader held minority images.", m.transfers.Load())
+	c("heliosdb_antientropy_reinstalled_total", "Followers asked to reinstall themselves (leave, drop raft state, rejoin empty) for a large difference.", m.reinstalled.Load())
 	c("heliosdb_antientropy_bytes_total", "Bytes exchanged with replicas by rounds.", m.bytes.Load())
 	if r.replica != nil {
 		f := 0.0

@@ -14,6 +14,9 @@ const (
 	pathRows    = PathPrefix + "rows"
 	pathFence   = PathPrefix + "fence"
 	pathTrigger = PathPrefix + "trigger"
+	// pathReinstall asks a divergent follower to leave raft, drop its raft
+	// state and start again empty (see ReinstallRequest).
+	pathReinstall = PathPrefix + "reinstall"
 
 	// TokenHeader carries the cluster RPC token; the same header
 	// replication's internal RPCs use.
@@ -104,6 +107,21 @@ type rowsReply struct {
 type fenceRequest struct {
 	On     bool   `json:"on"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// ReinstallRequest is what the coordinator sends a follower that differs
+// from the majority in at least Config.ReinstallThreshold keys: leave the
+// raft configuration gracefully, move the raft state aside and start
+// again empty, so that the leader re-adds it and sends it a snapshot.
+type ReinstallRequest struct {
+	Round uint64 `json:"round"`
+	LSN   uint64 `json:"lsn"`
+	// Leader is the coordinator's id; the node refuses a request from a
+	// node it does not know as its leader.
+	Leader string `json:"leader"`
+	// Rows is the number of keys in which the node differs.
+	Rows   int    `json:"rows"`
+	Reason string `json:"reason"`
 }
 
 type errorReply struct {
