@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/antientropy"
@@ -28,6 +30,11 @@ type AntiEntropyConfig struct {
 	// rescan of the stored rows visits at most this many rows per second
 	// (default 1,000,000, about a tenth of a core; negative: unpaced).
 	RebuildRowsPerSec int64 `toml:"rebuild_rows_per_sec"`
+	// ReinstallThreshold: a follower differing from the majority in at
+	// least this many keys reinstalls itself (leaves raft, drops its raft
+	// state, restarts and receives a snapshot; reinstall.go) instead of
+	// being repaired row by row. DefaultConfig sets 10,000; 0 disables.
+	ReinstallThreshold int `toml:"reinstall_threshold"`
 }
 
 // defaultRebuildRowsPerSec paces rebuild rescans (see RebuildRowsPerSec).
@@ -48,6 +55,8 @@ func (e *fencedErr) SQLState() string { return engine.CodeDataCorrupted }
 type aeWiring struct {
 	replica *antientropy.Replica
 	runner  *antientropy.Runner
+	// reinstalling is set once this node accepted a reinstall.
+	reinstalling atomic.Bool
 }
 
 // startAntiEntropy creates the replica side (always, so the read fence and
@@ -64,8 +73,18 @@ func (n *Node) startAntiEntropy() error {
 	case c.RebuildRowsPerSec == 0:
 		n.ae.replica.SetRebuildRate(defaultRebuildRowsPerSec)
 	}
+	n.goFunc(n.removeReinstallLeftovers)
+	reason, reinstalled := os.LookupEnv(reinstallEnv)
+	if reinstalled {
+		_ = os.Unsetenv(reinstallEnv)
+	}
 	if !n.cfg.Clustered() {
 		return nil
+	}
+	n.ae.replica.SetReinstaller(n.requestReinstall)
+	if reinstalled {
+		n.ae.replica.SetFence(true, "reinstalled by anti-entropy ("+reason+"); catching up")
+		n.goFunc(func() { n.afterReinstall(reason) })
 	}
 	ac := antientropy.DefaultConfig()
 	if c.Interval.Duration > 0 {
@@ -86,6 +105,10 @@ func (n *Node) startAntiEntropy() error {
 	case c.RebuildEvery < 0:
 		ac.RebuildEvery = 0
 	}
+	if c.ReinstallThreshold < 0 {
+		return configErr("[antientropy] reinstall_threshold = %d: want 0 (disabled) or more", c.ReinstallThreshold)
+	}
+	ac.ReinstallThreshold = c.ReinstallThreshold
 	ac.Token = n.cfg.Cluster.RPCToken
 	ac.Marker, ac.Repair = fsm.EncodeAEMark, fsm.EncodeAERepair
 	ac.Logger = n.log.With("component", "antientropy")

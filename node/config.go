@@ -129,7 +129,8 @@ func DefaultConfig() Config {
 		Cluster: ClusterConfig{
 			DeadServerGrace: Duration{30 * time.Second},
 		},
-		Raft: RaftConfig{SnapshotCompression: "lz4"},
+		Raft:        RaftConfig{SnapshotCompression: "lz4"},
+		AntiEntropy: AntiEntropyConfig{ReinstallThreshold: 10000},
 	}
 }
 
