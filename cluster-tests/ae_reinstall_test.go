@@ -121,6 +121,14 @@ func TestAntiEntropyReinstallsLargeDifference(t *testing.T) {
 	if !w.waitMore(50, 30*time.Second) {
 		t.Fatal("writers make no progress")
 	}
+	// Once the leader has a snapshot its log no longer starts at 1, so a
+	// node that rejoins empty needs the snapshot.
+	eventually(t, 90*time.Second, leader.ID+" took a raft snapshot", func() error {
+		if m, _ := filepath.Glob(filepath.Join(leader.DataDir, "snapshots", "metas", "*")); len(m) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
 
 	// Behind raft's back: x loses 200 of the 300 rows (an old dump).
 	for id := int64(0); id < 200; id++ {
