@@ -86,14 +86,14 @@ func (e *colEncoder) encode(dst, raw []byte, count int) ([]byte, error) {
 		if l := len(key); i > 0 && l >= 8 && l == len(prevKey) && bytes.Equal(key[:l-8], prevKey[:l-8]) {
 			e.shapes = append(e.shapes, keyDelta)
 			d := binary.BigEndian.Uint64(key[l-8:]) - binary.BigEndian.Uint64(prevKey[l-8:])
-			e.keys = binary.AppendVarint(e.keys, int64(d))
+			e.keys = appendVarint(e.keys, int64(d))
 		} else {
 			e.shapes = append(e.shapes, keyLiteral)
 			e.keys = binary.AppendUvarint(e.keys, uint64(len(key)))
 			e.keys = append(e.keys, key...)
 		}
 		prevKey = key
-		e.lsns = binary.AppendVarint(e.lsns, int64(lsn-prevLSN))
+		e.lsns = appendVarint(e.lsns, int64(lsn-prevLSN))
 		prevLSN = lsn
 
 		nc, k := uvarintAt(enc, 0)
@@ -128,7 +128,7 @@ func (e *colEncoder) encode(dst, raw []byte, count int) ([]byte, error) {
 					return dst, errNotColumnar
 				}
 				p += n
-				col = binary.AppendVarint(col, int64(uint64(x)-e.prev[c]))
+				col = appendVarint(col, int64(uint64(x)-e.prev[c]))
 				e.prev[c] = uint64(x)
 			case tagFloat, tagBool, tagUUID:
 				n := fixedLen(tag)
@@ -200,9 +200,14 @@ func bytesAt(data []byte, off int) ([]byte, int) {
 
 // colDecoder is one reader worker's column-layout state.
 type colDecoder struct {
-	cols [][]byte
-	prev []uint64
-	off  []int
+	cols []colState
+}
+
+// colState is one column stream being read.
+type colState struct {
+	data []byte
+	off  int
+	prev uint64 // last integer value
 }
 
 // decode rebuilds the raw row entries of a column-layout batch into dst
@@ -223,15 +228,11 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 		lens[i] = r.count(0, len(src))
 	}
 	d.cols = d.cols[:0]
-	d.prev = d.prev[:0]
-	d.off = d.off[:0]
 	colLens := 0
 	for c := 0; c < ncols && r.err == nil; c++ {
 		l := r.count(0, len(src))
 		colLens += l
-		d.cols = append(d.cols, src[:l]) // the length for now; sliced below
-		d.prev = append(d.prev, 0)
-		d.off = append(d.off, 0)
+		d.cols = append(d.cols, colState{data: src[:l]}) // the length for now; sliced below
 	}
 	if r.err != nil {
 		return bad("%v", r.err)
@@ -247,17 +248,17 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 	lsns := src[pos : pos+lens[2]]
 	pos += lens[2]
 	for c := range d.cols {
-		l := len(d.cols[c])
-		d.cols[c] = src[pos : pos+l]
+		l := len(d.cols[c].data)
+		d.cols[c].data = src[pos : pos+l]
 		pos += l
 	}
-	colOff, prev := d.off, d.prev
+	cols := d.cols
 
 	// Rows alias out; when out has to grow, earlier rows keep aliasing the
 	// old array, whose bytes are final.
 	out := dst[:0]
 	if cap(out) < rawLen && rawLen <= 64<<20 {
-		out = make([]byte, 0, rawLen)
+		out = make([]byte, 0, rawLen+8) // +8: appendVarint's room at the end
 	}
 	var ko, so, lo int
 	var prevKey []byte
@@ -331,7 +332,8 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 			}
 			tag := shapes[so]
 			so++
-			col, co := d.cols[c], colOff[c]
+			cs := &cols[c]
+			col, co := cs.data, cs.off
 			switch tag {
 			case tagInt, tagDate, tagTimestamp:
 				dv, n := varintAt(col, co)
@@ -339,10 +341,10 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 					return bad("bad integer in column %d at row %d", c, i)
 				}
 				co += n
-				x := prev[c] + uint64(dv)
-				prev[c] = x
+				x := cs.prev + uint64(dv)
+				cs.prev = x
 				out = append(out, tag)
-				out = binary.AppendVarint(out, int64(x))
+				out = appendVarint(out, int64(x))
 			case tagFloat, tagBool, tagUUID:
 				n := fixedLen(tag)
 				if len(col)-co < n {
@@ -362,7 +364,7 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 			default:
 				return bad("unknown value tag %d in column %d at row %d", tag, c, i)
 			}
-			colOff[c] = co
+			cs.off = co
 		}
 		// Values are checked once per row: a row overshoots rawLen by at
 		// most its own values, which come from src.
@@ -401,8 +403,8 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 	if ko != len(keys) || so != len(shapes) || lo != len(lsns) {
 		return bad("streams longer than %d rows", count)
 	}
-	for c := range d.cols {
-		if colOff[c] != len(d.cols[c]) {
+	for c := range cols {
+		if cols[c].off != len(cols[c].data) {
 			return bad("column %d longer than %d rows", c, count)
 		}
 	}
@@ -410,6 +412,35 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 		return bad("rows take %d bytes, raw length says %d", len(out), rawLen)
 	}
 	return out, sum, nil
+}
+
+// appendVarint is binary.AppendVarint, without a loop for up to eight
+// bytes when dst has the room.
+func appendVarint(dst []byte, x int64) []byte {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return appendUvarintFast(dst, ux)
+}
+
+// appendUvarintFast is binary.AppendUvarint, without a loop for up to eight
+// bytes when dst has the room (it stores eight bytes and keeps n).
+func appendUvarintFast(dst []byte, x uint64) []byte {
+	if x < 0x80 {
+		return append(dst, byte(x))
+	}
+	l := len(dst)
+	if x >= 1<<56 || cap(dst)-l < 8 {
+		return binary.AppendUvarint(dst, x)
+	}
+	n := (bits.Len64(x) + 6) / 7 // 2..8 bytes
+	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
+		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
+	v |= 0x8080808080808080 & (1<<(8*(n-1)) - 1) // continuation bits
+	dst = dst[:l+8]
+	binary.LittleEndian.PutUint64(dst[l:], v)
+	return dst[:l+n]
 }
 
 // varintAt decodes a zig-zag varint at data[off:]: the one-byte case

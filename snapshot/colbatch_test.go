@@ -310,3 +310,23 @@ func TestVarintAt(t *testing.T) {
 		}
 	}
 }
+
+// appendVarint writes what binary.AppendVarint writes, with and without
+// room to spare.
+func TestAppendVarint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 20000; i++ {
+		x := int64(rng.Uint64() >> rng.IntN(64))
+		if i%2 == 1 {
+			x = -x
+		}
+		want := binary.AppendVarint([]byte{9}, x)
+		for _, room := range []int{0, 3, 8, 16} {
+			dst := make([]byte, 1, 1+room)
+			dst[0] = 9
+			if got := appendVarint(dst, x); !bytes.Equal(got, want) {
+				t.Fatalf("%d room %d: %x, want %x", x, room, got, want)
+			}
+		}
+	}
+}
