@@ -24,19 +24,24 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 		return err
 	}
 	sw := &syncingWriter{f: tmp, every: syncEvery}
+	aw := newAsyncWriter(sw)
 	defer func() {
+		_ = aw.close()
 		sw.wait()
 		if err != nil {
 			_ = tmp.Close()
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	hh := &headHolder{w: sw, n: fileHeaderLen}
+	hh := &headHolder{w: aw, n: fileHeaderLen}
 	bw := bufio.NewWriterSize(hh, 1<<20)
 	if err = fn(bw); err != nil {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = aw.close(); err != nil {
 		return err
 	}
 	if err = sw.wait(); err != nil {
@@ -69,6 +74,77 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 		return fmt.Errorf("fsync directory %s: %w", dir, serr)
 	}
 	return nil
+}
+
+// asyncWriter hands writes to a goroutine (copied into one of a few
+// reused buffers), so that writing the file into the page cache overlaps
+// receiving the next bytes from the server instead of pausing it.
+type asyncWriter struct {
+	w    io.Writer
+	work chan []byte
+	free chan []byte
+	done chan struct{}
+
+	mu     sync.Mutex // guards err
+	err    error
+	closed bool
+}
+
+const (
+	asyncBufs    = 4
+	asyncBufSize = 4 << 20
+)
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{w: w, work: make(chan []byte, asyncBufs), free: make(chan []byte, asyncBufs), done: make(chan struct{})}
+	for range asyncBufs {
+		a.free <- nil
+	}
+	go func() {
+		defer close(a.done)
+		for b := range a.work {
+			if a.failed() == nil {
+				if _, err := a.w.Write(b); err != nil {
+					a.mu.Lock()
+					a.err = err
+					a.mu.Unlock()
+				}
+			}
+			a.free <- b[:0]
+		}
+	}()
+	return a
+}
+
+func (a *asyncWriter) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if err := a.failed(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		b := <-a.free
+		k := min(len(p), max(cap(b), asyncBufSize))
+		b = append(b[:0], p[:k]...)
+		a.work <- b
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// close waits for every write handed over and returns the first error.
+func (a *asyncWriter) close() error {
+	if !a.closed {
+		a.closed = true
+		close(a.work)
+		<-a.done
+	}
+	return a.failed()
 }
 
 // headHolder keeps the first n bytes (the file header) aside and writes
