@@ -23,7 +23,7 @@ import (
 // runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
 var (
 	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
-	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows; writes a file only if -out is given)")
+	XX
 	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
 	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
 )
@@ -44,7 +44,7 @@ func applyOnly(cfg *config) {
 // runOnly runs the part -only names, in place of the whole run.
 func runOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(string, ...any)) (*report, error) {
 	if *onlyPart != "clusterb" {
-		return rep, fmt.Errorf("-only %q: the only part that runs alone is clusterb", *onlyPart)
+		return rep, fmt.Errorf("-only %q: the parts that run alone are clusterb, inproc and wire", *onlyPart)
 	}
 	logf("building heliosdb-lite (product and heliosdb_debug builds)")
 	bins, err := l.build(ctx)
