@@ -23,7 +23,7 @@ import (
 // runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
 var (
 	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
-	XX
+	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), inproc or wire; writes a file only if -out is given")
 	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
 	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
 )
