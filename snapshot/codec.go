@@ -137,7 +137,8 @@ type decompressor struct {
 	zstd    *zstd.Decoder
 	cols    colDecoder
 	hash    rowHasher
-	scratch []byte // the decompressed column layout of the last batch
+	rows    rowsFree // the Reader's Batch.Rows slices
+	scratch []byte   // the decompressed column layout of the last batch
 }
 
 func newDecompressor() *decompressor { return &decompressor{} }

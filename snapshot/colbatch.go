@@ -172,12 +172,6 @@ func (e *colEncoder) encode(dst, raw []byte, count int) ([]byte, error) {
 	return dst, nil
 }
 
-// encodedBound is an upper bound of the column layout's size for a raw
-// batch of n bytes and count rows: every value is at most one byte longer
-// than in the row (a difference may need one more varint byte than the
-// value), plus the stream lengths.
-func encodedBound(n, count int) int { return 2*n + 16*count + 64 }
-
 func fixedLen(tag byte) int {
 	switch tag {
 	case tagFloat:

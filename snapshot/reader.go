@@ -102,6 +102,7 @@ type Reader struct {
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	rows  rowsFree
 
 	// Set by runRead before it closes queue (or, for header, before it
 	// queues the first item); read by the consumer only after that.
@@ -162,6 +163,7 @@ func NewReaderWith(r io.Reader, opts ReaderOptions) *Reader {
 		queue: make(chan *pending, 2*opts.Workers+2),
 		work:  make(chan *pending, opts.Workers),
 		quit:  make(chan struct{}),
+		rows:  make(rowsFree, 2*opts.Workers+4),
 	}
 	rd.wg.Add(1 + opts.Workers)
 	go rd.runRead()
@@ -425,6 +427,7 @@ func readPayload(br *bufio.Reader, n int) ([]byte, error) {
 func (r *Reader) runDecode() {
 	defer r.wg.Done()
 	d := newDecompressor()
+	d.rows = r.rows
 	defer d.close()
 	for p := range r.work {
 		b, raw, err := d.decodeBatch(p)
@@ -497,7 +500,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		} else if len(cols) != expanded {
 			return fail(b, "stored %d bytes, column length says %d", len(cols), expanded)
 		}
-		p.rows = getRows(bh.count)
+		p.rows = d.rows.get(bh.count)
 		b.Rows = *p.rows
 		d.hash.reset(b.Table)
 		if raw, b.HashSum, err = d.cols.decode(getBuf(), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
@@ -519,7 +522,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	}
 	dd.b = data
 	if p.typ == secRowBatch {
-		p.rows = getRows(bh.count)
+		p.rows = d.rows.get(bh.count)
 		b.Rows = *p.rows
 		d.hash.reset(b.Table)
 		b.HashSum, dd.off, dd.err = decodeRows(&d.hash, data, b.Rows)
@@ -620,12 +623,18 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 	return sum, off, nil
 }
 
-// rowsPool recycles Batch.Rows slices: the consumer gives a batch's back
-// when it asks for the next item.
-var rowsPool = sync.Pool{New: func() any { return new([]Row) }}
+// rowsFree recycles one Reader's Batch.Rows slices: the consumer gives a
+// batch's back when it asks for the next item. It belongs to the Reader
+// (not a process-wide pool), so a finished restore leaves nothing behind.
+type rowsFree chan *[]Row
 
-func getRows(n int) *[]Row {
-	p := rowsPool.Get().(*[]Row)
+func (f rowsFree) get(n int) *[]Row {
+	var p *[]Row
+	select {
+	case p = <-f:
+	default:
+		p = new([]Row)
+	}
 	if cap(*p) < n {
 		*p = make([]Row, n)
 	}
@@ -633,14 +642,17 @@ func getRows(n int) *[]Row {
 	return p
 }
 
-// putRows returns a slice to the pool. Its rows keep pointing into the
-// released batch buffers until overwritten (pooled themselves, and a pool
-// is emptied by the garbage collector), which saves clearing them.
-func putRows(p *[]Row) {
+// put keeps a slice for reuse. Its rows keep pointing into released batch
+// buffers until overwritten (pooled themselves), which saves clearing
+// them.
+func (f rowsFree) put(p *[]Row) {
 	if cap(*p) > 1<<20 {
 		return
 	}
-	rowsPool.Put(p)
+	select {
+	case f <- p:
+	default:
+	}
 }
 
 // uvarintAt decodes a uvarint at data[off:], the one-byte case inline.
@@ -692,7 +704,7 @@ func (r *Reader) Next() (*Item, error) {
 			putBuf(r.prev.raw)
 		}
 		if r.prev.rows != nil {
-			putRows(r.prev.rows)
+			r.rows.put(r.prev.rows)
 		}
 		r.prev = nil
 	}

@@ -250,7 +250,10 @@ func (w *Writer) runCompress(c *compressor, columns bool) {
 		j.hdr.codec = CompressNone
 		j.body = j.raw
 		if columns && j.typ == secRowBatch {
-			cols, err := ce.encode(getBufCap(encodedBound(len(j.raw), j.hdr.count)), j.raw, j.hdr.count)
+			// The layout is almost always smaller than the rows: a pooled
+			// buffer of their size, grown by append in the rare other case
+			// (a larger buffer would then circulate in the pool).
+			cols, err := ce.encode(getBufCap(len(j.raw)), j.raw, j.hdr.count)
 			if err == nil {
 				j.typ, j.cols, j.body = secRowColumns, cols, cols
 				j.hdr.encLen = len(cols)
