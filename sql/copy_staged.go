@@ -135,6 +135,14 @@ func (s *Session) copyStagedOnce(ctx context.Context, table string, run func(x *
 		staged = staged[n:]
 	}
 	if _, err := propose(ctx, final); err != nil {
+		if tbl.Def().HasHiddenRowID() && sqlState(err) == codeUnique {
+			// Hidden row ids are chosen by this node above the table's
+			// largest key when the COPY was evaluated; a concurrent
+			// insert elsewhere took one of them. Not the user's
+			// duplicate: retry with fresh ids, as a row-level insert's
+			// absence check would (40001).
+			return nil, errorf(codeSerialization, "could not serialize access: a concurrent insert took a row id chosen for this COPY")
+		}
 		return nil, err
 	}
 	done = true

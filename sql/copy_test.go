@@ -289,3 +289,40 @@ func TestCopyStagedConflictAtPromote(t *testing.T) {
 		t.Fatalf("%d hidden tables left", h)
 	}
 }
+
+// TestCopyStagedHiddenRowIDCollision: in a table without a primary key,
+// another writer (as another node after a leader change would) takes a
+// hidden row id that a staged COPY chose. That is not the user's
+// duplicate: the COPY retries with fresh ids and every row lands.
+func TestCopyStagedHiddenRowIDCollision(t *testing.T) {
+	var e *engine.Engine
+	var local func(context.Context, *engine.ChangeSet) (uint64, error)
+	raced := false
+	db, e := stagedCopyDB(t, func(n int, cs *engine.ChangeSet) error {
+		if raced || hiddenTables(e) != 1 || len(cs.Ops) == 0 || cs.Ops[0].Kind != engine.OpInsert {
+			return nil
+		}
+		raced = true
+		op := cs.Ops[0]
+		op.Table = "h"
+		if _, err := local(context.Background(), &engine.ChangeSet{Ops: []engine.Op{op}}); err != nil {
+			t.Errorf("racing insert: %v", err)
+		}
+		return nil
+	})
+	local = NewLocalConfig(e).Propose
+	s := db.NewLocalSession()
+	mustExec(t, s, "CREATE TABLE h (id int, v text)")
+	if _, err := copyIn(t, s, "COPY h FROM STDIN", copyRowsInput(1, 2000)); err != nil {
+		t.Fatalf("the COPY failed instead of retrying with fresh row ids: %v", err)
+	}
+	if !raced {
+		t.Fatal("the racing insert did not run")
+	}
+	if got := visibleRows(e, "h"); got != 2001 {
+		t.Fatalf("h holds %d rows, want the COPY's 2000 and the racer's", got)
+	}
+	if h := hiddenTables(e); h != 0 {
+		t.Fatalf("%d hidden tables left", h)
+	}
+}
