@@ -333,21 +333,35 @@ func BenchmarkColumns(b *testing.B) {
 			}
 		}
 	})
-	b.Run("decode", func(b *testing.B) {
-		b.SetBytes(raw)
-		var d colDecoder
-		var h rowHasher
-		h.reset("bench")
-		var out []byte
-		rows := make([]Row, 0)
-		for i := 0; i < b.N; i++ {
-			for j, c := range cols {
-				rows = append(rows[:0], make([]Row, counts[j])...)
-				var err error
-				if out, _, err = d.decode(out, c, rows, len(batches[j]), &h); err != nil {
-					b.Fatal(err)
-				}
+	for _, byRow := range []bool{false, true} {
+		name := "decode"
+		if byRow {
+			name = "decode-by-row"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchColDecode(b, raw, cols, batches, counts, byRow)
+		})
+	}
+}
+
+// benchColDecode rebuilds and hashes the rows of cols on one core, column
+// at a time or (byRow) with the general row-by-row rebuild.
+func benchColDecode(b *testing.B, raw int64, cols, batches [][]byte, counts []int, byRow bool) {
+	b.SetBytes(raw)
+	d := colDecoder{rowByRow: byRow}
+	var h rowHasher
+	h.reset("bench")
+	var out []byte
+	rows := make([]Row, 0)
+	m := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		for j, c := range cols {
+			rows = append(rows[:0], make([]Row, counts[j])...)
+			var err error
+			if out, _, err = d.decode(out, c, rows, len(batches[j]), &h); err != nil {
+				b.Fatal(err)
 			}
 		}
-	})
+	}
+	m.report(b, raw)
 }

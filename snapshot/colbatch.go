@@ -192,9 +192,15 @@ func bytesAt(data []byte, off int) ([]byte, int) {
 	return data[off+n : off+n+int(l)], n + int(l)
 }
 
-// colDecoder is one reader worker's column-layout state.
+// colDecoder is one reader worker's column-layout state; its per-row
+// arrays are reused from batch to batch.
 type colDecoder struct {
-	cols []colState
+	rowByRow bool // always take the row-by-row rebuild (tests and benchmarks)
+	cols     []colState
+	prog     []colOp
+	ints     [][]uint64 // per colOp: a chunk's integers as stored by putUvarint8
+	ilen     [][]uint8  // per colOp: their lengths
+	offs     [][]int32  // per colOp: a chunk's value offsets
 }
 
 // colState is one column stream being read.
@@ -204,16 +210,29 @@ type colState struct {
 	prev uint64 // last integer value
 }
 
+// colOp is one non-NULL value of the uniform row shape: what the fill
+// writes for it.
+type colOp struct {
+	tag  byte
+	kind byte // opInt, opFixed, opBytes
+	n    int  // opFixed: value size
+	data []byte
+	co   int    // read offset in data
+	x    uint64 // opInt: last value
+}
+
+const (
+	opInt = iota
+	opFixed
+	opBytes
+)
+
 // decode rebuilds the raw row entries of a column-layout batch into dst
 // (reused) and returns them. The result must be exactly rawLen bytes
-// holding len(rows) rows; it never grows more than one row beyond
-// rawLen. It fills rows
-// (aliasing the result) and hashes each row with h, as decodeRows does for
-// the row layout, and returns the hash sum.
+// holding len(rows) rows. It fills rows (aliasing the result) and hashes
+// each row with h, as decodeRows does for the row layout, and returns the
+// hash sum.
 func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
-	bad := func(format string, args ...any) ([]byte, uint64, error) {
-		return nil, 0, fmt.Errorf("column layout: "+format, args...)
-	}
 	count := len(rows)
 	r := dec{b: src}
 	ncols := r.count(0, engine.MaxColumns)
@@ -229,10 +248,10 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 		d.cols = append(d.cols, colState{data: src[:l]}) // the length for now; sliced below
 	}
 	if r.err != nil {
-		return bad("%v", r.err)
+		return colBad("%v", r.err)
 	}
 	if total := lens[0] + lens[1] + lens[2] + colLens; total != len(src)-r.off {
-		return bad("streams take %d bytes, %d present", total, len(src)-r.off)
+		return colBad("streams take %d bytes, %d present", total, len(src)-r.off)
 	}
 	pos := r.off
 	keys := src[pos : pos+lens[0]]
@@ -246,6 +265,319 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 		d.cols[c].data = src[pos : pos+l]
 		pos += l
 	}
+	if count > 0 && len(src) < 1<<30 && !d.rowByRow {
+		if sl, ok := uniformShape(shapes, count, ncols); ok {
+			return d.rebuildUniform(dst, keys, shapes, lsns, sl, rows, rawLen, h)
+		}
+	}
+	return d.rebuildRows(dst, keys, shapes, lsns, rows, rawLen, h)
+}
+
+func colBad(format string, args ...any) ([]byte, uint64, error) {
+	return nil, 0, fmt.Errorf("column layout: "+format, args...)
+}
+
+// uniformShape reports whether every row of the shape stream has the same
+// shape after its key mode (column count, NULL bitmap, value tags) and
+// returns that shape's length. Only known tags and key modes qualify.
+func uniformShape(shapes []byte, count, ncols int) (int, bool) {
+	if len(shapes) < 2 {
+		return 0, false
+	}
+	nc, k := uvarintAt(shapes, 1)
+	if k <= 0 || nc > uint64(ncols) {
+		return 0, false
+	}
+	bml := int(nc+7) / 8
+	if len(shapes)-1-k < bml {
+		return 0, false
+	}
+	bm := shapes[1+k : 1+k+bml]
+	sl := k + bml
+	for c := 0; c < int(nc); c++ {
+		if bm[c>>3]&(1<<(c&7)) != 0 {
+			continue
+		}
+		if 1+sl >= len(shapes) || shapes[1+sl] < tagInt || shapes[1+sl] > tagUUID {
+			return 0, false
+		}
+		sl++
+	}
+	if len(shapes)/(sl+1) != count || len(shapes)%(sl+1) != 0 {
+		return 0, false
+	}
+	first := shapes[1 : 1+sl]
+	for o := 0; o < len(shapes); o += sl + 1 {
+		if shapes[o] > keyDelta || !bytes.Equal(shapes[o+1:o+1+sl], first) {
+			return 0, false
+		}
+	}
+	return sl, true
+}
+
+// rebuildUniform rebuilds a batch whose rows all have one shape, column by
+// column in chunks of colChunk rows (the per-row arrays stay in the L1
+// cache): one loop per stream computes the chunk's values and row sizes,
+// the running size is checked against rawLen, and one pass in address
+// order fills the chunk's rows into an arena of rawLen bytes and hashes
+// each finished row. Fixed-size columns are checked once per batch.
+func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
+	count := len(rows)
+	shape := shapes[1 : 1+sl]
+	nc, k := uvarintAt(shape, 0)
+	bml := int(nc+7) / 8
+	bm := shape[k : k+bml]
+	head := shape[:k+bml]
+	d.prog = d.prog[:0]
+	t := k + bml
+	base := int32(sl) // encoding length before the variable-size values
+	for c := range d.cols {
+		col := d.cols[c].data
+		if c >= int(nc) || bm[c>>3]&(1<<(c&7)) != 0 {
+			if len(col) != 0 {
+				return colBad("column %d longer than %d rows", c, count)
+			}
+			continue
+		}
+		op := colOp{tag: shape[t], data: col}
+		t++
+		switch op.tag {
+		case tagInt, tagDate, tagTimestamp:
+			op.kind = opInt
+		case tagFloat, tagBool, tagUUID:
+			op.kind, op.n = opFixed, fixedLen(op.tag)
+			if len(col) != count*op.n {
+				return colBad("column %d holds %d bytes for %d values of %d", c, len(col), count, op.n)
+			}
+			base += int32(op.n)
+		default: // tagNumeric, tagString, tagBytes (uniformShape checked the tags)
+			op.kind = opBytes
+		}
+		d.prog = append(d.prog, op)
+	}
+	for len(d.ints) < len(d.prog) {
+		d.ints = append(d.ints, make([]uint64, colChunk))
+		d.ilen = append(d.ilen, make([]uint8, colChunk))
+		d.offs = append(d.offs, make([]int32, colChunk+1))
+	}
+	prog := d.prog
+	var kl, ksrc, elen [colChunk]int32
+	var kval, lsnv, lsnp [colChunk]uint64
+	var lsnl [colChunk]uint8
+	var head8 uint64 // head in one store when it fits
+	if len(head) <= 8 {
+		var b [8]byte
+		copy(b[:], head)
+		head8 = binary.LittleEndian.Uint64(b[:])
+	}
+
+	out := dst[:0]
+	if cap(out) < rawLen+8 {
+		out = make([]byte, 0, rawLen+8)
+	}
+	out = out[:rawLen+8]
+	var (
+		ko, lo, p, total int
+		lsn, sum         uint64
+		pl, psrc         int32 = -1, 0 // the previous row's key
+		pval             uint64
+	)
+	for i0 := 0; i0 < count; i0 += colChunk {
+		n := min(colChunk, count-i0)
+		// Keys.
+		for j := 0; j < n; j++ {
+			i := i0 + j
+			if shapes[i*(sl+1)] == keyLiteral {
+				key, m := bytesAt(keys, ko)
+				if m <= 0 {
+					return colBad("bad key at row %d", i)
+				}
+				pl, psrc = int32(len(key)), int32(ko+m-len(key))
+				if pl >= 8 {
+					pval = binary.BigEndian.Uint64(key[pl-8:])
+				}
+				ko += m
+			} else {
+				if pl < 8 {
+					return colBad("key difference without a previous key at row %d", i)
+				}
+				dv, m := varintAt(keys, ko)
+				if m <= 0 {
+					return colBad("bad key difference at row %d", i)
+				}
+				ko += m
+				pval += uint64(dv)
+			}
+			kl[j], ksrc[j], kval[j], elen[j] = pl, psrc, pval, base
+		}
+		// Variable-size values, one column at a time.
+		for o := range prog {
+			op := &prog[o]
+			switch op.kind {
+			case opInt:
+				vals, lens := d.ints[o][:n], d.ilen[o][:n]
+				co, x := op.co, op.x
+				for j := range vals {
+					dv, m := varintAt(op.data, co)
+					if m <= 0 {
+						return colBad("bad integer at row %d", i0+j)
+					}
+					co += m
+					x += uint64(dv)
+					ux := x << 1
+					if int64(x) < 0 {
+						ux = ^ux
+					}
+					vals[j], lens[j] = uvarint8(ux)
+					elen[j] += int32(lens[j])
+				}
+				op.co, op.x = co, x
+			case opBytes:
+				offs := d.offs[o][:n+1]
+				co := op.co
+				for j := 0; j < n; j++ {
+					_, m := bytesAt(op.data, co)
+					if m <= 0 {
+						return colBad("bad value at row %d", i0+j)
+					}
+					offs[j] = int32(co)
+					elen[j] += int32(m)
+					co += m
+				}
+				offs[n] = int32(co)
+				op.co = co
+			}
+		}
+		// LSNs and the size of the chunk's row entries.
+		for j := 0; j < n; j++ {
+			dv, m := varintAt(lsns, lo)
+			if m <= 0 {
+				return colBad("bad lsn at row %d", i0+j)
+			}
+			lo += m
+			lsn += uint64(dv)
+			lsnv[j] = lsn
+			lsnp[j], lsnl[j] = uvarint8(lsn)
+			total += uvarintSize(uint64(kl[j])) + int(kl[j]) + uvarintSize(uint64(elen[j])) + int(elen[j]) + int(lsnl[j])
+		}
+		if total > rawLen {
+			return colBad("rows exceed the raw length %d", rawLen)
+		}
+		// Fill in address order: the 8-byte varint stores spill only into
+		// bytes written next, or into the 8 bytes of room at the end.
+		for j := 0; j < n; j++ {
+			l := int(kl[j])
+			if l < 0x80 {
+				out[p] = byte(l)
+				p++
+			} else {
+				p += putUvarint(out, p, uint64(l))
+			}
+			key := out[p : p+l : p+l]
+			copy(key, keys[ksrc[j]:int(ksrc[j])+l])
+			if l >= 8 {
+				binary.BigEndian.PutUint64(key[l-8:], kval[j])
+			}
+			p += l
+			if el := elen[j]; el < 0x80 {
+				out[p] = byte(el)
+				p++
+			} else {
+				p += putUvarint(out, p, uint64(el))
+			}
+			es := p
+			if len(head) <= 8 {
+				binary.LittleEndian.PutUint64(out[p:], head8)
+				p += len(head)
+			} else {
+				p += copy(out[p:], head)
+			}
+			for o := range prog {
+				op := &prog[o]
+				out[p] = op.tag
+				p++
+				switch op.kind {
+				case opInt:
+					p += putUvarint8(out, p, d.ints[o][j], d.ilen[o][j])
+				case opFixed:
+					i := (i0 + j) * op.n
+					p += copy(out[p:p+op.n], op.data[i:i+op.n])
+				default:
+					p += copy(out[p:], op.data[d.offs[o][j]:d.offs[o][j+1]])
+				}
+			}
+			enc := out[es:p:p]
+			p += putUvarint8(out, p, lsnp[j], lsnl[j])
+			hv := h.hash(key, enc)
+			rows[i0+j] = Row{Key: key, Enc: enc, LSN: lsnv[j], Hash: hv}
+			sum += hv
+		}
+	}
+	if ko != len(keys) || lo != len(lsns) {
+		return colBad("streams longer than %d rows", count)
+	}
+	for o := range prog {
+		if op := &prog[o]; op.kind != opFixed && op.co != len(op.data) {
+			return colBad("a column is longer than %d rows", count)
+		}
+	}
+	if total != rawLen {
+		return colBad("rows take %d bytes, raw length says %d", total, rawLen)
+	}
+	return out[:rawLen], sum, nil
+}
+
+// colChunk is the number of rows rebuilt together.
+const colChunk = 256
+
+// putUvarint stores x as a uvarint at b[p:] and returns its length; up to
+// eight bytes in one store, which may write up to eight bytes past p.
+func putUvarint(b []byte, p int, x uint64) int {
+	if x < 0x80 {
+		b[p] = byte(x)
+		return 1
+	}
+	if x >= 1<<56 {
+		return binary.PutUvarint(b[p:], x)
+	}
+	n := (bits.Len64(x) + 6) / 7 // 2..8 bytes
+	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
+		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
+	v |= 0x8080808080808080 & (1<<(8*(n-1)) - 1) // continuation bits
+	binary.LittleEndian.PutUint64(b[p:], v)
+	return n
+}
+
+// uvarint8 returns x's uvarint as putUvarint8 stores it: the bytes in
+// little-endian order when they are at most eight, else x itself; and its
+// length.
+func uvarint8(x uint64) (uint64, uint8) {
+	n := (bits.Len64(x|1) + 6) / 7
+	if n > 8 {
+		return x, uint8(n)
+	}
+	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
+		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
+	return v | 0x8080808080808080&(1<<(8*(n-1))-1), uint8(n)
+}
+
+// putUvarint8 stores a uvarint from uvarint8 at b[p:] in one 8-byte store
+// (up to eight bytes) and returns its length.
+func putUvarint8(b []byte, p int, v uint64, n uint8) int {
+	if n > 8 {
+		return binary.PutUvarint(b[p:], v)
+	}
+	binary.LittleEndian.PutUint64(b[p:], v)
+	return int(n)
+}
+
+func uvarintSize(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// rebuildRows rebuilds a batch row by row: any mix of row shapes.
+func (d *colDecoder) rebuildRows(dst, keys, shapes, lsns []byte, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
+	bad := colBad
+	count := len(rows)
+	ncols := len(d.cols)
 	cols := d.cols
 
 	// Rows alias out; when out has to grow, earlier rows keep aliasing the
