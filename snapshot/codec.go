@@ -138,6 +138,7 @@ type decompressor struct {
 	cols    colDecoder
 	hash    rowHasher
 	rows    rowsFree // the Reader's Batch.Rows slices
+	bufs    bufFree  // the Reader's buffers
 	scratch []byte   // the decompressed column layout of the last batch
 }
 

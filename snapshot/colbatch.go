@@ -417,19 +417,37 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 			case opInt:
 				vals, lens := d.ints[o][:n], d.ilen[o][:n]
 				co, x := op.co, op.x
+				b := op.data
 				for j := range vals {
-					dv, m := varintAt(op.data, co)
-					if m <= 0 {
-						return colBad("bad integer at row %d", i0+j)
+					var dv int64
+					if co < len(b) && b[co] < 0x80 {
+						u := b[co]
+						dv = int64(u>>1) ^ -int64(u&1)
+						co++
+					} else {
+						var m int
+						if dv, m = varintAt(b, co); m <= 0 {
+							return colBad("bad integer at row %d", i0+j)
+						}
+						co += m
 					}
-					co += m
 					x += uint64(dv)
 					ux := x << 1
 					if int64(x) < 0 {
 						ux = ^ux
 					}
-					vals[j], lens[j] = uvarint8(ux)
-					elen[j] += int32(lens[j])
+					var v uint64
+					var l uint8
+					switch {
+					case ux < 0x80:
+						v, l = ux, 1
+					case ux < 1<<14:
+						v, l = ux&0x7f|0x80|ux>>7<<8, 2
+					default:
+						v, l = uvarint8(ux)
+					}
+					vals[j], lens[j] = v, l
+					elen[j] += int32(l)
 				}
 				op.co, op.x = co, x
 			case opBytes:

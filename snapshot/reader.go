@@ -103,6 +103,7 @@ type Reader struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 	rows  rowsFree
+	bufs  bufFree
 
 	// Set by runRead before it closes queue (or, for header, before it
 	// queues the first item); read by the consumer only after that.
@@ -164,6 +165,7 @@ func NewReaderWith(r io.Reader, opts ReaderOptions) *Reader {
 		work:  make(chan *pending, opts.Workers),
 		quit:  make(chan struct{}),
 		rows:  make(rowsFree, 2*opts.Workers+4),
+		bufs:  make(bufFree, 8*opts.Workers+8),
 	}
 	rd.wg.Add(1 + opts.Workers)
 	go rd.runRead()
@@ -271,7 +273,7 @@ func (r *Reader) runRead() {
 		}
 		start := off
 		off += frameHeaderLen
-		payload, err := readPayload(r.br, fh.length)
+		payload, err := readPayload(r.br, fh.length, r.bufs)
 		off += int64(len(payload))
 		var tb [4]byte
 		if err == nil {
@@ -399,14 +401,10 @@ func (r *Reader) resync() (int64, bool) {
 
 // readPayload reads n bytes, growing the buffer as bytes arrive, so a
 // damaged length costs no more memory than the input holds.
-func readPayload(br *bufio.Reader, n int) ([]byte, error) {
+func readPayload(br *bufio.Reader, n int, bufs bufFree) ([]byte, error) {
 	const step = 4 << 20
 	if n <= step {
-		b := getBuf()
-		if cap(b) < n {
-			b = make([]byte, n)
-		}
-		b = b[:n]
+		b := bufs.get(n)[:n]
 		_, err := io.ReadFull(br, b)
 		return b, err
 	}
@@ -427,7 +425,7 @@ func readPayload(br *bufio.Reader, n int) ([]byte, error) {
 func (r *Reader) runDecode() {
 	defer r.wg.Done()
 	d := newDecompressor()
-	d.rows = r.rows
+	d.rows, d.bufs = r.rows, r.bufs
 	defer d.close()
 	for p := range r.work {
 		b, raw, err := d.decodeBatch(p)
@@ -503,7 +501,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		p.rows = d.rows.get(bh.count)
 		b.Rows = *p.rows
 		d.hash.reset(b.Table)
-		if raw, b.HashSum, err = d.cols.decode(getBuf(), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
+		if raw, b.HashSum, err = d.cols.decode(d.bufs.get(bh.rawLen+8), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
 			return fail(b, "%v", err)
 		}
 		if err := checkRows(p, b); err != nil {
@@ -515,7 +513,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 			return fail(b, "%v", err)
 		}
 	default:
-		if raw, err = d.decompress(getBuf(), bh.codec, stored, bh.rawLen); err != nil {
+		if raw, err = d.decompress(d.bufs.get(bh.rawLen), bh.codec, stored, bh.rawLen); err != nil {
 			return fail(b, "%v", err)
 		}
 		data = raw
@@ -623,6 +621,35 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 	return sum, off, nil
 }
 
+// bufFree recycles one Reader's payload and batch buffers, as rowsFree its
+// row slices: a process-wide sync.Pool would keep tens of MB alive after a
+// restore until two garbage collections.
+type bufFree chan []byte
+
+// get returns an empty buffer with room for n bytes; a new one gets 1/16
+// more, so that the next batches of about the same size (a batch ends
+// within a row after the writer's BatchSize) fit it.
+func (f bufFree) get(n int) []byte {
+	select {
+	case b := <-f:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, n+n/16)
+}
+
+func (f bufFree) put(b []byte) {
+	if cap(b) == 0 || cap(b) > 32<<20 {
+		return // a huge-row batch: let it go
+	}
+	select {
+	case f <- b[:0]:
+	default:
+	}
+}
+
 // rowsFree recycles one Reader's Batch.Rows slices: the consumer gives a
 // batch's back when it asks for the next item. It belongs to the Reader
 // (not a process-wide pool), so a finished restore leaves nothing behind.
@@ -699,9 +726,9 @@ func sectionName(typ byte) string {
 // ErrLSNGap; a newer major version is a *VersionError (ErrVersion).
 func (r *Reader) Next() (*Item, error) {
 	if r.prev != nil {
-		putBuf(r.prev.payload)
+		r.bufs.put(r.prev.payload)
 		if r.prev.raw != nil {
-			putBuf(r.prev.raw)
+			r.bufs.put(r.prev.raw)
 		}
 		if r.prev.rows != nil {
 			r.rows.put(r.prev.rows)
