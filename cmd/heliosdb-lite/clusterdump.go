@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
@@ -36,13 +37,17 @@ func runClusterDump(ctx context.Context, f *dumpFlags) error {
 	if f.level != 0 {
 		level = strconv.Itoa(f.level)
 	}
+	if f.wait < time.Second {
+		return withCode(exitUsage, fmt.Errorf("dump --cluster: --wait %s: want at least 1s", f.wait))
+	}
+	wait := strconv.Itoa(int(f.wait / time.Second))
 	conn, err := f.conn.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
 	var report bytes.Buffer
-	sql := "COPY heliosdb.cluster_dump TO STDOUT" + copyOptions("compress", f.compress, "level", level, "tables", f.tables, "append_to", appendTo)
+	sql := "COPY heliosdb.cluster_dump TO STDOUT" + copyOptions("compress", f.compress, "level", level, "tables", f.tables, "append_to", appendTo, "wait_seconds", wait)
 	_, cerr := conn.CopyTo(ctx, io.MultiWriter(&report, os.Stdout), sql)
 	if cerr != nil {
 		return fmt.Errorf("cluster dump via %s: %s", f.conn.addr(), pgErrorText(cerr))

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
@@ -30,6 +31,7 @@ type dumpFlags struct {
 	verbose  bool
 	dryRun   bool
 	cluster  bool
+	wait     time.Duration
 }
 
 func newDumpCmd() *cobra.Command {
@@ -60,6 +62,7 @@ BASE.inc(N-1) is written instead.`,
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "print progress lines to standard error")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "estimate the dump size and time without writing anything")
 	fs.BoolVar(&f.cluster, "cluster", false, "cluster-wide dump: every node writes the same dump at the same LSN into its backup_dir (see docs/cluster.md)")
+	fs.DurationVar(&f.wait, "wait", 10*time.Minute, "with --cluster: how long to wait for every node's file before reporting the unfinished ones as missing (they keep writing)")
 	f.conn.add(fs)
 	return cmd
 }

@@ -371,3 +371,25 @@ func TestKilledDumpLeavesNoFile(t *testing.T) {
 		cli(t, nil, 3, "verify", "--input", p)
 	}
 }
+
+// TestClusterDumpWaitFlag: `dump --cluster --wait D` bounds how long the
+// command waits for the nodes' files (passed to the server as
+// wait_seconds); a wait under a second is a usage error.
+func TestClusterDumpWaitFlag(t *testing.T) {
+	dir := t.TempDir()
+	n := proctest.Start(t, "node", "--memory", "--backup-dir", dir)
+	psql(t, n, fillSQL)
+	_, se := cli(t, n, exitUsage, "dump", "--cluster", "--wait", "10ms")
+	if !strings.Contains(se, "--wait") {
+		t.Fatalf("usage error does not name --wait: %s", se)
+	}
+	so, _ := cli(t, n, 0, "dump", "--cluster", "--wait", "2m", "--compress", "lz4")
+	if !strings.Contains(so, "checksums agree") || !strings.Contains(so, " done ") {
+		t.Fatalf("cluster dump report:\n%s", so)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "cluster-*.heliodump"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("backup_dir holds %v (%v), want one cluster dump", files, err)
+	}
+	cli(t, nil, 0, "verify", "--input", files[0])
+}
