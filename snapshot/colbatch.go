@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
@@ -372,10 +373,11 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 	}
 
 	out := dst[:0]
-	if cap(out) < rawLen+8 {
-		out = make([]byte, 0, rawLen+8)
+	if cap(out) < rawLen+colRoom {
+		out = make([]byte, 0, rawLen+colRoom)
 	}
-	out = out[:rawLen+8]
+	out = out[:rawLen+colRoom]
+	hs := h.words()
 	var (
 		ko, lo, p, total int
 		lsn, sum         uint64
@@ -420,7 +422,14 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 				b := op.data
 				for j := range vals {
 					var dv int64
-					if co < len(b) && b[co] < 0x80 {
+					if co+8 <= len(b) && ^binary.LittleEndian.Uint64(b[co:])&0x8080808080808080 != 0 {
+						// up to eight bytes, eight readable: no loop
+						u := binary.LittleEndian.Uint64(b[co:])
+						m := bits.TrailingZeros64(^u&0x8080808080808080)/8 + 1
+						u = compact7(u & (1<<(8*m) - 1))
+						dv = int64(u>>1) ^ -int64(u&1)
+						co += m
+					} else if co < len(b) && b[co] < 0x80 {
 						u := b[co]
 						dv = int64(u>>1) ^ -int64(u&1)
 						co++
@@ -481,8 +490,8 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 		if total > rawLen {
 			return colBad("rows exceed the raw length %d", rawLen)
 		}
-		// Fill in address order: the 8-byte varint stores spill only into
-		// bytes written next, or into the 8 bytes of room at the end.
+		// Fill in address order: the whole-word stores spill only into
+		// bytes written next, or into the colRoom bytes at the end.
 		for j := 0; j < n; j++ {
 			l := int(kl[j])
 			if l < 0x80 {
@@ -491,8 +500,13 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 			} else {
 				p += putUvarint(out, p, uint64(l))
 			}
+			kp := p
 			key := out[p : p+l : p+l]
-			copy(key, keys[ksrc[j]:int(ksrc[j])+l])
+			if ks := int(ksrc[j]); l >= 8 && l <= 16 && ks+8 <= len(keys) {
+				binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(keys[ks:]))
+			} else {
+				copy(key, keys[ks:ks+l])
+			}
 			if l >= 8 {
 				binary.BigEndian.PutUint64(key[l-8:], kval[j])
 			}
@@ -521,12 +535,36 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 					i := (i0 + j) * op.n
 					p += copy(out[p:p+op.n], op.data[i:i+op.n])
 				default:
-					p += copy(out[p:], op.data[d.offs[o][j]:d.offs[o][j+1]])
+					vs, ve := int(d.offs[o][j]), int(d.offs[o][j+1])
+					if ve-vs <= 16 && vs+16 <= len(op.data) {
+						binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(op.data[vs:]))
+						binary.LittleEndian.PutUint64(out[p+8:], binary.LittleEndian.Uint64(op.data[vs+8:]))
+						p += ve - vs
+					} else {
+						p += copy(out[p:], op.data[vs:ve])
+					}
 				}
 			}
 			enc := out[es:p:p]
 			p += putUvarint8(out, p, lsnp[j], lsnl[j])
-			hv := h.hash(key, enc)
+			var hv uint64
+			if kn, en := len(key), len(enc); h.pre+kn+en+9 <= len(hs) {
+				// h.hash without copy calls: whole words from out (its
+				// room covers the word after a row's end).
+				q := h.pre
+				for x := 0; x < kn; x += 8 {
+					binary.LittleEndian.PutUint64(hs[q+x:], binary.LittleEndian.Uint64(out[kp+x:]))
+				}
+				q += kn
+				hs[q] = 0
+				q++
+				for x := 0; x < en; x += 8 {
+					binary.LittleEndian.PutUint64(hs[q+x:], binary.LittleEndian.Uint64(out[es+x:]))
+				}
+				hv = xxhash.Sum64(hs[:q+en])
+			} else {
+				hv = h.hash(key, enc)
+			}
 			rows[i0+j] = Row{Key: key, Enc: enc, LSN: lsnv[j], Hash: hv}
 			sum += hv
 		}
@@ -547,6 +585,10 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 
 // colChunk is the number of rows rebuilt together.
 const colChunk = 256
+
+// colRoom is the room the column rebuild needs after the rows: whole-word
+// stores and loads may pass a row's end by up to 16 bytes.
+const colRoom = 16
 
 // putUvarint stores x as a uvarint at b[p:] and returns its length; up to
 // eight bytes in one store, which may write up to eight bytes past p.
@@ -574,8 +616,11 @@ func uvarint8(x uint64) (uint64, uint8) {
 	if n > 8 {
 		return x, uint8(n)
 	}
-	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
-		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
+	// Spread the 7-bit groups over bytes: 28-bit halves to 32-bit lanes,
+	// 14-bit quarters to 16-bit lanes, 7-bit groups to bytes.
+	v := x&(1<<28-1) | x>>28<<32
+	v = v&0x00003fff00003fff | v&0x0fffc0000fffc000<<2
+	v = v&0x007f007f007f007f | v&0x3f803f803f803f80<<1
 	return v | 0x8080808080808080&(1<<(8*(n-1))-1), uint8(n)
 }
 
@@ -797,10 +842,8 @@ func varintAt(data []byte, off int) (int64, int) {
 	if off+8 <= len(data) {
 		x := binary.LittleEndian.Uint64(data[off:])
 		if stop := ^x & 0x8080808080808080; stop != 0 {
-			n := bits.TrailingZeros64(stop)/8 + 1 // bytes of the varint
-			x &= 1<<(8*n-1) - 1 | 1<<(8*n-1)      // keep n bytes (n <= 8)
-			x = x&0x7f | x>>1&(0x7f<<7) | x>>2&(0x7f<<14) | x>>3&(0x7f<<21) |
-				x>>4&(0x7f<<28) | x>>5&(0x7f<<35) | x>>6&(0x7f<<42) | x>>7&(0x7f<<49)
+			n := bits.TrailingZeros64(stop)/8 + 1           // bytes of the varint
+			x = compact7(x & (1<<(8*n-1) - 1 | 1<<(8*n-1))) // n bytes (n <= 8)
 			return int64(x>>1) ^ -int64(x&1), n
 		}
 	}
@@ -808,6 +851,16 @@ func varintAt(data []byte, off int) (int64, int) {
 		return 0, 0
 	}
 	return binary.Varint(data[off:])
+}
+
+// compact7 joins the 7-bit groups of up to eight varint bytes (in
+// little-endian order; continuation bits are dropped): bytes to 14-bit
+// groups in 16-bit lanes, to 28-bit groups in 32-bit lanes, to 56 bits.
+func compact7(x uint64) uint64 {
+	x &= 0x7f7f7f7f7f7f7f7f
+	x = x&0x007f007f007f007f | x&0x7f007f007f007f00>>1
+	x = x&0x00003fff00003fff | x&0x3fff00003fff0000>>2
+	return x&0x000000000fffffff | x&0x0fffffff00000000>>4
 }
 
 func uvarintLen(x uint64) int {

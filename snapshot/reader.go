@@ -501,7 +501,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		p.rows = d.rows.get(bh.count)
 		b.Rows = *p.rows
 		d.hash.reset(b.Table)
-		if raw, b.HashSum, err = d.cols.decode(d.bufs.get(bh.rawLen+8), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
+		if raw, b.HashSum, err = d.cols.decode(d.bufs.get(bh.rawLen+colRoom), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
 			return fail(b, "%v", err)
 		}
 		if err := checkRows(p, b); err != nil {
@@ -576,6 +576,16 @@ func (h *rowHasher) reset(table string) {
 	h.table = table
 	h.scratch = append(append(h.scratch[:0], engine.BaseName(table)...), 0)
 	h.pre = len(h.scratch)
+}
+
+// words returns the scratch at its full length, at least 4 KiB after the
+// table prefix, for callers that build "key 0x00 enc" after h.pre
+// themselves with whole-word stores.
+func (h *rowHasher) words() []byte {
+	if cap(h.scratch) < h.pre+4096+32 {
+		h.scratch = append(make([]byte, 0, h.pre+4096+32), h.scratch[:h.pre]...)
+	}
+	return h.scratch[:cap(h.scratch)]
 }
 
 func (h *rowHasher) hash(key, enc []byte) uint64 {
