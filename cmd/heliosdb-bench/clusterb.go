@@ -25,6 +25,7 @@ var (
 	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
 	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), inproc or wire; writes a file only if -out is given")
 	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
+	dumpBaseline  = flag.Duration("dump-baseline", 3*time.Second, "length of the no-dump write window the cluster dump's p99 is compared with (at large sizes make it long enough to contain what the dump window contains, e.g. raft snapshots)")
 	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
 )
 
@@ -239,7 +240,7 @@ func dumpRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bigD
 	if err != nil {
 		return err
 	}
-	base := 3 * time.Second
+	base := *dumpBaseline
 	if cfg.Smoke {
 		base = time.Second
 	}
