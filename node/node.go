@@ -279,23 +279,27 @@ func (n *Node) SQL() *sql.DB { return n.db }
 // sessions (so no new writes start), stop the admin API, then raft (which
 // closes its log store). Safe to call more than once.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		close(n.shutdown)
-		if err := n.pg.Close(); err != nil {
-			n.closeErr = err
-		}
-		if n.httpSrv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = n.httpSrv.Shutdown(ctx)
-			cancel()
-		}
-		n.stopAntiEntropy()
-		if err := n.repl.Shutdown(); err != nil && n.closeErr == nil {
-			n.closeErr = err
-		}
-		n.wg.Wait()
-	})
+	n.closeOnce.Do(func() { n.closeErr = n.closeSteps() })
 	return n.closeErr
+}
+
+// closeSteps stops the node's servers, anti-entropy and raft and waits for
+// its goroutines; run once, inside closeOnce (Close, or a reinstall just
+// before it replaces the process). It returns the first error.
+func (n *Node) closeSteps() error {
+	close(n.shutdown)
+	err := n.pg.Close()
+	if n.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	n.stopAntiEntropy()
+	if rerr := n.repl.Shutdown(); rerr != nil && err == nil {
+		err = rerr
+	}
+	n.wg.Wait()
+	return err
 }
 
 // Leave asks the cluster to remove this node gracefully, then closes it.

@@ -91,7 +91,7 @@ func (n *Node) runReinstall(reason string) {
 	n.closeOnce.Do(func() {
 		// In Close's place: the start command waits on Done and then calls
 		// Close, which blocks here until the exec replaces the process.
-		n.closeForReinstall()
+		_ = n.closeSteps()
 		if wipe {
 			if err := n.moveRaftStateAside(time.Now()); err != nil {
 				n.log.Error("anti-entropy reinstall: moving the raft state aside failed; restarting with it", "err", err)
@@ -106,20 +106,6 @@ func (n *Node) runReinstall(reason string) {
 		n.log.Error("anti-entropy reinstall: could not restart the process; it exits and must be started again", "err", err)
 		n.closeErr = fmt.Errorf("reinstall: restart failed: %w", err)
 	})
-}
-
-// closeForReinstall is Close's sequence (node.go), run inside closeOnce.
-func (n *Node) closeForReinstall() {
-	close(n.shutdown)
-	_ = n.pg.Close()
-	if n.httpSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = n.httpSrv.Shutdown(ctx)
-		cancel()
-	}
-	n.stopAntiEntropy()
-	_ = n.repl.Shutdown()
-	n.wg.Wait()
 }
 
 // moveRaftStateAside renames the raft state in the data dir to
