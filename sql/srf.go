@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"math"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -134,27 +135,9 @@ func (c *compiler) compileSRF(fc *pg.FuncCall, sc *scope) (srfCall, typ, error) 
 			return srfCall{}, typ{}, err
 		}
 		return srfCall{args: a, gen: func(x *execCtx, v []any) ([]any, error) {
-			for _, e := range v {
-				if e == nil {
-					return nil, nil
-				}
-			}
-			lo, hi, step := v[0].(int64), v[1].(int64), int64(1)
-			if len(v) == 3 {
-				step = v[2].(int64)
-			}
-			if step == 0 {
-				return nil, errorf(codeInvalidParam, "step size cannot equal zero")
-			}
 			var out []any
-			for i := lo; (step > 0 && i <= hi) || (step < 0 && i >= hi); i += step {
-				if err := x.tick(); err != nil {
-					return nil, err
-				}
-				out = append(out, i)
-				if len(out) > 50_000_000 {
-					return nil, errorf(codeProgramLimit, "generate_series result too large")
-				}
+			if err := intSeries(x, v, func(i int64) { out = append(out, i) }); err != nil {
+				return nil, err
 			}
 			return out, nil
 		}}, t, nil
@@ -272,4 +255,37 @@ func fieldSelect(arg expr, name string) (expr, error) {
 		}}, nil
 	}
 	return expr{}, errorf(codeUndefinedColumn, "could not identify column %q in record data type", name)
+}
+
+// intSeries produces generate_series(lo, hi [, step]) over the int64
+// arguments v, calling emit per value: none when an argument is NULL; it
+// stops before a step would overflow int64 (as PostgreSQL does), checks
+// for cancellation and bounds the result.
+func intSeries(x *execCtx, v []any, emit func(int64)) error {
+	for _, e := range v {
+		if e == nil {
+			return nil
+		}
+	}
+	lo, hi, step := v[0].(int64), v[1].(int64), int64(1)
+	if len(v) == 3 {
+		step = v[2].(int64)
+	}
+	if step == 0 {
+		return errorf(codeInvalidParam, "step size cannot equal zero")
+	}
+	n := 0
+	for i := lo; (step > 0 && i <= hi) || (step < 0 && i >= hi); i += step {
+		if err := x.tick(); err != nil {
+			return err
+		}
+		emit(i)
+		if n++; n > 50_000_000 {
+			return errorf(codeProgramLimit, "generate_series result too large")
+		}
+		if (step > 0 && i > math.MaxInt64-step) || (step < 0 && i < math.MinInt64-step) {
+			break
+		}
+	}
+	return nil
 }

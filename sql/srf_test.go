@@ -57,3 +57,27 @@ func TestJDBCGetPrimaryKeysQuery(t *testing.T) {
 		t.Fatalf("got\n%swant\n%s", got, want)
 	}
 }
+
+// generate_series in the FROM clause and in the select list share one
+// implementation: NULL arguments give no rows, a zero step is an error,
+// and a series ending near the int64 limit stops instead of wrapping.
+func TestGenerateSeriesEdges(t *testing.T) {
+	db, _ := newTestDB(t)
+	s := db.NewLocalSession()
+	for _, tc := range []struct{ q, want string }{
+		{"SELECT g FROM generate_series(9223372036854775805, 9223372036854775807, 2) g", "9223372036854775805\n9223372036854775807\n"},
+		{"SELECT generate_series(9223372036854775805, 9223372036854775807, 2)", "9223372036854775805\n9223372036854775807\n"},
+		{"SELECT g FROM generate_series(-9223372036854775807, -9223372036854775808, -5) g", "-9223372036854775807\n"},
+		{"SELECT g FROM generate_series(3, 1, -1) g", "3\n2\n1\n"},
+		{"SELECT g FROM generate_series(1, NULL) g", ""},
+	} {
+		if got := rowsText(t, s, tc.q); got != tc.want {
+			t.Errorf("%s:\ngot\n%swant\n%s", tc.q, got, tc.want)
+		}
+	}
+	for _, q := range []string{"SELECT g FROM generate_series(1, 3, 0) g", "SELECT generate_series(1, 3, 0)"} {
+		if _, err := s.Exec(context.Background(), q); sqlState(err) != codeInvalidParam {
+			t.Errorf("%s: want %s, got %v", q, codeInvalidParam, err)
+		}
+	}
+}

@@ -241,27 +241,9 @@ func (c *compiler) compileRangeFunction(rf *pg.RangeFunction, outer *scope) (pla
 			if err != nil {
 				return nil, err
 			}
-			for _, e := range v {
-				if e == nil {
-					return nil, nil
-				}
-			}
-			lo, hi, step := v[0].(int64), v[1].(int64), int64(1)
-			if len(v) == 3 {
-				step = v[2].(int64)
-			}
-			if step == 0 {
-				return nil, errorf(codeInvalidParam, "step size cannot equal zero")
-			}
 			var out [][]any
-			for i := lo; (step > 0 && i <= hi) || (step < 0 && i >= hi); i += step {
-				if err := x.tick(); err != nil {
-					return nil, err
-				}
-				out = append(out, []any{i})
-				if len(out) > 50_000_000 {
-					return nil, errorf(codeProgramLimit, "generate_series result too large")
-				}
+			if err := intSeries(x, v, func(i int64) { out = append(out, []any{i}) }); err != nil {
+				return nil, err
 			}
 			return out, nil
 		}}, nil
