@@ -25,6 +25,14 @@ var targetSRFs = map[string]bool{"_pg_expandarray": true, "unnest": true, "gener
 // srfCalls lists the set-returning calls of a select list (not those of
 // subqueries, which plan their own).
 func srfCalls(targets []*pg.Node) []*pg.FuncCall {
+	return selectListCalls(targets, func(v *pg.FuncCall) bool {
+		return v.Over == nil && targetSRFs[funcName(v.Funcname)] && srfSchemaOK(v)
+	})
+}
+
+// selectListCalls returns the function calls of a select list, outside
+// subqueries, for which keep is true.
+func selectListCalls(targets []*pg.Node, keep func(*pg.FuncCall) bool) []*pg.FuncCall {
 	var out []*pg.FuncCall
 	for _, n := range targets {
 		walk(n, func(m proto.Message) bool {
@@ -32,7 +40,7 @@ func srfCalls(targets []*pg.Node) []*pg.FuncCall {
 			case *pg.SubLink:
 				return false
 			case *pg.FuncCall:
-				if v.Over == nil && targetSRFs[funcName(v.Funcname)] && srfSchemaOK(v) {
+				if keep(v) {
 					out = append(out, v)
 				}
 			}

@@ -2,7 +2,6 @@ package sql
 
 import (
 	pg "github.com/pganalyze/pg_query_go/v6"
-	"google.golang.org/protobuf/proto"
 )
 
 // Window functions: only row_number() OVER ([PARTITION BY ...] [ORDER BY
@@ -29,21 +28,7 @@ type windowNode struct {
 // windowCalls returns the window function calls in the select list,
 // outside subqueries.
 func windowCalls(targets []*pg.Node) []*pg.FuncCall {
-	var out []*pg.FuncCall
-	for _, n := range targets {
-		walk(n, func(m proto.Message) bool {
-			switch v := m.(type) {
-			case *pg.SubLink:
-				return false
-			case *pg.FuncCall:
-				if v.Over != nil {
-					out = append(out, v)
-				}
-			}
-			return true
-		})
-	}
-	return out
+	return selectListCalls(targets, func(v *pg.FuncCall) bool { return v.Over != nil })
 }
 
 // compileWindows plans the window calls over in and returns the widened
