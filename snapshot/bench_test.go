@@ -333,6 +333,23 @@ func BenchmarkColumns(b *testing.B) {
 			}
 		}
 	})
+	b.Run("rows", func(b *testing.B) {
+		// The row layout's parse and hash (decodeRows) on the same rows.
+		b.SetBytes(raw)
+		var h rowHasher
+		h.reset("bench")
+		var rows []Row
+		m := startCPU(b)
+		for i := 0; i < b.N; i++ {
+			for j, bt := range batches {
+				rows = append(rows[:0], make([]Row, counts[j])...)
+				if _, _, err := decodeRows(&h, bt, rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		m.report(b, raw)
+	})
 	for _, byRow := range []bool{false, true} {
 		name := "decode"
 		if byRow {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
@@ -362,7 +361,7 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 		d.offs = append(d.offs, make([]int32, colChunk+1))
 	}
 	prog := d.prog
-	var kl, ksrc, elen [colChunk]int32
+	var kl, ksrc, elen, kpos [colChunk]int32
 	var kval, lsnv, lsnp [colChunk]uint64
 	var lsnl [colChunk]uint8
 	var head8 uint64 // head in one store when it fits
@@ -377,7 +376,6 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 		out = make([]byte, 0, rawLen+colRoom)
 	}
 	out = out[:rawLen+colRoom]
-	hs := h.words()
 	var (
 		ko, lo, p, total int
 		lsn, sum         uint64
@@ -517,7 +515,6 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 			} else {
 				p += putUvarint(out, p, uint64(el))
 			}
-			es := p
 			if len(head) <= 8 {
 				binary.LittleEndian.PutUint64(out[p:], head8)
 				p += len(head)
@@ -545,27 +542,22 @@ func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows
 					}
 				}
 			}
-			enc := out[es:p:p]
 			p += putUvarint8(out, p, lsnp[j], lsnl[j])
+			kpos[j] = int32(kp)
+		}
+		// Hash the chunk's rows once their stores are done (the hash's
+		// word loads then need not wait for them).
+		for j := 0; j < n; j++ {
+			kp, l, el := int(kpos[j]), int(kl[j]), int(elen[j])
+			es := kp + l + 1
 			var hv uint64
-			if kn, en := len(key), len(enc); h.pre+kn+en+9 <= len(hs) {
-				// h.hash without copy calls: whole words from out (its
-				// room covers the word after a row's end).
-				q := h.pre
-				for x := 0; x < kn; x += 8 {
-					binary.LittleEndian.PutUint64(hs[q+x:], binary.LittleEndian.Uint64(out[kp+x:]))
-				}
-				q += kn
-				hs[q] = 0
-				q++
-				for x := 0; x < en; x += 8 {
-					binary.LittleEndian.PutUint64(hs[q+x:], binary.LittleEndian.Uint64(out[es+x:]))
-				}
-				hv = xxhash.Sum64(hs[:q+en])
+			if el < 0x80 {
+				hv = h.hashRun(out, kp, l, el)
 			} else {
-				hv = h.hash(key, enc)
+				es = kp + l + uvarintSize(uint64(el))
+				hv = h.hash(out[kp:kp+l], out[es:es+el])
 			}
-			rows[i0+j] = Row{Key: key, Enc: enc, LSN: lsnv[j], Hash: hv}
+			rows[i0+j] = Row{Key: out[kp : kp+l : kp+l], Enc: out[es : es+el : es+el], LSN: lsnv[j], Hash: hv}
 			sum += hv
 		}
 	}

@@ -561,12 +561,14 @@ func checkRows(p *pending, b *Batch) error {
 }
 
 // rowHasher computes engine.RowHash(table, key, enc) for the rows of one
-// table: its scratch holds "table 0x00 key 0x00 enc", hashed in one call
+// table: in place with hashRun (rowhash.go) when the row's bytes allow it,
+// else its scratch holds "table 0x00 key 0x00 enc", hashed in one call
 // instead of five streaming writes.
 type rowHasher struct {
 	table   string
 	scratch []byte
 	pre     int
+	pad     []byte // the scratch's prefix and 8 zero bytes (hashRun)
 }
 
 func (h *rowHasher) reset(table string) {
@@ -576,16 +578,7 @@ func (h *rowHasher) reset(table string) {
 	h.table = table
 	h.scratch = append(append(h.scratch[:0], engine.BaseName(table)...), 0)
 	h.pre = len(h.scratch)
-}
-
-// words returns the scratch at its full length, at least 4 KiB after the
-// table prefix, for callers that build "key 0x00 enc" after h.pre
-// themselves with whole-word stores.
-func (h *rowHasher) words() []byte {
-	if cap(h.scratch) < h.pre+4096+32 {
-		h.scratch = append(make([]byte, 0, h.pre+4096+32), h.scratch[:h.pre]...)
-	}
-	return h.scratch[:cap(h.scratch)]
+	h.pad = append(append(h.pad[:0], h.scratch...), make([]byte, 8)...)
 }
 
 func (h *rowHasher) hash(key, enc []byte) uint64 {
@@ -624,7 +617,12 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 			return sum, off, fmt.Errorf("bad lsn at offset %d", off)
 		}
 		off += n
-		hv := h.hash(key, enc)
+		var hv uint64
+		if ks := off - n - int(e) - 1 - int(k); e < 0x80 && off+8 <= len(data) {
+			hv = h.hashRun(data, ks, int(k), int(e))
+		} else {
+			hv = h.hash(key, enc)
+		}
 		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: hv}
 		sum += hv
 	}
