@@ -94,7 +94,7 @@ func (b *Builder) CreateTable(def *TableDef, meta TableMeta) error {
 	if b.bulk == nil {
 		b.bulk = map[string]*bulkLoad{}
 	}
-	b.bulk[def.Name] = &bulkLoad{idx: make([][]idxItem, len(def.Indexes)), leaves: new([NumLeaves]uint64)}
+	b.bulk[def.Name] = &bulkLoad{rows: newTreeBuilder[rowItem](t.rows.max), idx: make([][]idxItem, len(def.Indexes)), leaves: new([NumLeaves]uint64)}
 	return nil
 }
 

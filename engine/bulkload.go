@@ -14,6 +14,7 @@ import (
 type bulkLoad struct {
 	last   string // key of the last row appended
 	any    bool   // a row was appended
+	rows   *treeBuilder[rowItem]
 	idx    [][]idxItem
 	leaves *[NumLeaves]uint64
 	off    []int32 // scratch
@@ -98,7 +99,7 @@ func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, che
 			bl.idx[i] = append(bl.idx[i], newIdxEntry(ik, k))
 		}
 	}
-	t.rows.Load(rowItem{r: r, hash: hash})
+	bl.rows.add(rowItem{r: r, hash: hash})
 	b.maxLSN = max(b.maxLSN, lsn)
 	bl.last, bl.any = k, true
 	bl.leaves[LeafOf(k)] += hash
@@ -124,6 +125,7 @@ func (b *Builder) settle(name string) {
 	if t == nil {
 		return
 	}
+	bl.rows.build(t.rows)
 	for i, items := range bl.idx {
 		slices.SortFunc(items, func(x, y idxItem) int { return strings.Compare(x.key(), y.key()) })
 		tree := t.idx[i]

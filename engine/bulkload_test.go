@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -116,5 +118,102 @@ func TestCheckRow(t *testing.T) {
 		if err := CheckRow(b); err == nil {
 			t.Fatalf("case %d: CheckRow accepts %x", i, b)
 		}
+	}
+}
+
+// treeBuilder builds valid trees: every node within the node maximum,
+// inner nodes one child more than items, keys in order, and the tree
+// behaves under Get, Set and Delete as one built by Set. (Node maxima from
+// 3: with 2, cowTree's own rebalancing leaves empty nodes.)
+func TestTreeBuilder(t *testing.T) {
+	id := func(s string) string { return s }
+	key := func(i int) string { return fmt.Sprintf("k%08d", i*2) }
+	for _, maxItems := range []int{3, 4, 7, 31, 127} {
+		for n := 0; n < 700; n += 1 + n/7 {
+			tr := newCowTree[string](maxItems, id)
+			tb := newTreeBuilder[string](maxItems)
+			for i := 0; i < n; i++ {
+				tb.add(key(i))
+			}
+			tb.build(tr)
+			if tr.Len() != n {
+				t.Fatalf("max %d n %d: Len %d", maxItems, n, tr.Len())
+			}
+			checkTree(t, tr, n)
+			ref := newCowTree[string](maxItems, id)
+			for i := 0; i < n; i++ {
+				ref.Set(key(i))
+			}
+			rng := rand.New(rand.NewPCG(uint64(n), uint64(maxItems)))
+			for j := 0; j < n; j++ {
+				k := key(rng.IntN(n + 5))
+				if j%3 == 0 {
+					k = fmt.Sprintf("k%08d", rng.IntN(2*n+10)|1) // between existing keys
+				}
+				if rng.IntN(2) == 0 {
+					_, b := ref.Delete(k)
+					_, a := tr.Delete(k)
+					if a != b {
+						t.Fatalf("max %d n %d: Delete(%s) %v vs %v", maxItems, n, k, a, b)
+					}
+				} else {
+					tr.Set(k)
+					ref.Set(k)
+				}
+			}
+			var got, want []string
+			tr.Scan(func(s string) bool { got = append(got, s); return true })
+			ref.Scan(func(s string) bool { want = append(want, s); return true })
+			if !slices.Equal(got, want) || tr.Len() != ref.Len() {
+				t.Fatalf("max %d n %d: after writes %d items, want %d", maxItems, n, len(got), len(want))
+			}
+			for _, k := range want {
+				if _, ok := tr.Get(k); !ok {
+					t.Fatalf("max %d n %d: Get(%s) missing", maxItems, n, k)
+				}
+			}
+		}
+	}
+}
+
+func checkTree(t *testing.T, tr *cowTree[string], n int) {
+	t.Helper()
+	var prev string
+	seen := 0
+	var walk func(nd *cowNode[string], depth int) int
+	walk = func(nd *cowNode[string], depth int) int {
+		if nd.iso != tr.iso || len(nd.items) == 0 || len(nd.items) > tr.max || cap(nd.items) > max(4, tr.max) {
+			t.Fatalf("n %d: bad node: iso %v, %d items (cap %d), max %d", n, nd.iso == tr.iso, len(nd.items), cap(nd.items), tr.max)
+		}
+		visit := func(s string) {
+			if seen > 0 && s <= prev {
+				t.Fatalf("n %d: %q after %q", n, s, prev)
+			}
+			prev = s
+			seen++
+		}
+		if nd.leaf() {
+			for _, s := range nd.items {
+				visit(s)
+			}
+			return depth
+		}
+		if len(nd.children) != len(nd.items)+1 {
+			t.Fatalf("n %d: inner node with %d items, %d children", n, len(nd.items), len(nd.children))
+		}
+		d := walk(nd.children[0], depth+1)
+		for i, s := range nd.items {
+			visit(s)
+			if walk(nd.children[i+1], depth+1) != d {
+				t.Fatalf("n %d: leaves at different depths", n)
+			}
+		}
+		return d
+	}
+	if tr.root != nil {
+		walk(tr.root, 0)
+	}
+	if seen != n {
+		t.Fatalf("walked %d items, want %d", seen, n)
 	}
 }
