@@ -79,13 +79,14 @@ func writeFullSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, op
 	for i, t := range tables {
 		var err error
 		n := 0
-		t.Scan(func(r engine.RowRef) bool {
-			if n++; n&4095 == 0 {
+		t.ScanRecords(func(run engine.RecordRun) bool {
+			if n += run.Len(); n >= 4096 {
+				n = 0
 				if err = ctx.Err(); err != nil {
 					return false
 				}
 			}
-			err = wr.WriteRow(i, r.Key, r.Enc, r.LSN, r.Hash)
+			err = wr.writeRecords(i, run)
 			return err == nil
 		})
 		if err == nil && !opts.NoTombstones {

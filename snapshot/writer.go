@@ -7,10 +7,13 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
 // WriterOptions configure a Writer. Start from DefaultWriterOptions.
@@ -439,6 +442,59 @@ func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
 	if len(b.raw) >= w.opts.BatchSize {
 		return w.flush(secRowBatch, b)
 	}
+	return w.err
+}
+
+// writeRecords adds the rows of run to table ordinal t, as WriteRow would
+// one by one (the same bytes and batch boundaries). A row entry is the
+// engine record with its LSN moved to the end: the record is
+//
+//	uvarint len(key) | key | uvarint lsn | uvarint len(row) | row
+//
+// and the entry is
+//
+//	uvarint len(key) | key | uvarint len(row) | row | uvarint lsn
+//
+// so each row is copied as three spans, with no varint re-encoded.
+func (w *Writer) writeRecords(t int, run engine.RecordRun) error {
+	s := w.seg
+	if s == nil || t < 0 || t >= len(s.stats) {
+		return w.fail(fmt.Errorf("snapshot: WriteRow to table %d outside a segment or out of range", t))
+	}
+	b := &s.rows
+	if b.table != t {
+		if err := w.flush(secRowBatch, b); err != nil {
+			return err
+		}
+		b.table = t
+	}
+	limit := w.opts.BatchSize
+	raw, count, hash := b.raw, b.count, b.hash
+	if raw == nil {
+		raw = getBuf()
+	}
+	for i, n := 0, run.Len(); i < n; i++ {
+		rec, keyEnd, lsnEnd, h := run.Record(i)
+		at := len(raw)
+		if cap(raw)-at < len(rec) {
+			raw = slices.Grow(raw, len(rec))
+		}
+		raw = raw[:at+len(rec)]
+		dst := raw[at:]
+		copy(dst, rec[:keyEnd])
+		k := copy(dst[keyEnd:], rec[lsnEnd:])
+		copy(dst[keyEnd+k:], rec[keyEnd:lsnEnd])
+		count++
+		hash += h
+		if len(raw) >= limit {
+			b.raw, b.count, b.hash = raw, count, hash
+			if err := w.flush(secRowBatch, b); err != nil {
+				return err
+			}
+			raw, count, hash = getBuf(), 0, 0
+		}
+	}
+	b.raw, b.count, b.hash = raw, count, hash
 	return w.err
 }
 
