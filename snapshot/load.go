@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"sync"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -40,6 +42,7 @@ func Load(ctx context.Context, r io.Reader, base *engine.State) (*LoadResult, er
 	rd := NewReaderWith(r, ReaderOptions{CheckRows: true})
 	defer rd.Close()
 	l := loader{state: base}
+	defer l.releaseGC()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -70,6 +73,57 @@ type loader struct {
 	hdr   *SegmentHeader
 	metas map[string]TableSchema
 	res   LoadResult
+	raw   int64 // row bytes loaded
+	gc    bool  // holds bulkGC
+}
+
+// While a large load runs, the garbage collector's target is raised from
+// the usual 100% to bulkGCPercent: nearly everything a load allocates is
+// kept (records and tree nodes of the new state), so a collection finds
+// little garbage, and each one marks the whole heap, the state being
+// replaced included. Spacing them out costs almost no memory: restoring a
+// 287 MB dump into a process that still held a state of that size, the
+// peak heap growth was 1.74-1.76 bytes per raw byte at 100, 200 and 400%,
+// and Load went from 139 to 156 MB per CPU-second at 200% (161 at 400%).
+// What it does cost: garbage that other work makes during the load is
+// collected later (a memory limit, GOMEMLIMIT, still holds). Loads share
+// the setting (the first raises it, the last restores what was there);
+// a collector that is off or set higher is left alone.
+const bulkGCPercent = 200
+
+// bulkGCAfter is how many row bytes a load reads before it raises the
+// target (small loads leave it alone).
+var bulkGCAfter int64 = 16 << 20
+
+var bulkGC struct {
+	mu   sync.Mutex
+	n    int // loads holding the raised target
+	prev int // the setting to restore
+}
+
+func (l *loader) holdGC() {
+	l.gc = true
+	bulkGC.mu.Lock()
+	defer bulkGC.mu.Unlock()
+	if bulkGC.n == 0 {
+		bulkGC.prev = debug.SetGCPercent(bulkGCPercent)
+		if bulkGC.prev < 0 || bulkGC.prev > bulkGCPercent {
+			debug.SetGCPercent(bulkGC.prev)
+		}
+	}
+	bulkGC.n++
+}
+
+func (l *loader) releaseGC() {
+	if !l.gc {
+		return
+	}
+	l.gc = false
+	bulkGC.mu.Lock()
+	defer bulkGC.mu.Unlock()
+	if bulkGC.n--; bulkGC.n == 0 {
+		debug.SetGCPercent(bulkGC.prev)
+	}
 }
 
 func (l *loader) apply(it *Item) error {
@@ -123,6 +177,9 @@ func (l *loader) apply(it *Item) error {
 			}
 		}
 		l.res.Rows += uint64(len(b.Rows))
+		if l.raw += int64(b.RawLen); l.raw >= bulkGCAfter && !l.gc {
+			l.holdGC()
+		}
 	case ItemTombstones:
 		b := it.Batch
 		for _, t := range b.Tombstones {
