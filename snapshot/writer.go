@@ -459,7 +459,7 @@ func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
 func (w *Writer) writeRecords(t int, run engine.RecordRun) error {
 	s := w.seg
 	if s == nil || t < 0 || t >= len(s.stats) {
-		return w.fail(fmt.Errorf("snapshot: WriteRow to table %d outside a segment or out of range", t))
+		return w.fail(fmt.Errorf("snapshot: rows for table %d outside a segment or out of range", t))
 	}
 	b := &s.rows
 	if b.table != t {

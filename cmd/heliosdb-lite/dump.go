@@ -107,6 +107,9 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 	copyTo := func(w io.Writer) (int64, error) {
 		cw := &countWriter{w: prog.tee(w), onWrite: prog.bytes}
 		_, err := conn.CopyTo(ctx, cw, sql)
+		if err != nil && cw.err != nil {
+			return cw.n, cw.err // the output failed (disk full...), not the server
+		}
 		if err != nil {
 			return cw.n, dumpServerError(f, since, err)
 		}
@@ -119,6 +122,9 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 		bw := bufio.NewWriterSize(os.Stdout, 1<<20)
 		if size, err = copyTo(bw); err == nil {
 			err = bw.Flush()
+		}
+		if err != nil && !isServerSide(err) {
+			err = fmt.Errorf("dump: writing to standard output failed: %v", err)
 		}
 	case appendTo != nil:
 		size, err = appendTo.write(ctx, copyTo)
@@ -162,10 +168,14 @@ type countWriter struct {
 	w       io.Writer
 	n       int64
 	onWrite func(int64)
+	err     error // the first write error
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	c.n += int64(n)
 	if c.onWrite != nil {
 		c.onWrite(c.n)

@@ -79,8 +79,8 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 }
 
 // asyncWriter hands the bytes to a goroutine that writes them to w, so
-// that writing the file into the page cache overlaps receiving the next
-// bytes from the server instead of pausing it. Writes are copied once, into
+// that writing the file overlaps receiving the next bytes from the server
+// instead of pausing it. Writes are copied once, into
 // the current one of a few reused buffers (small writes such as a section's
 // header and trailer simply accumulate there); a full buffer goes to the
 // goroutine. Nothing else buffers in front of it: the copy from the
