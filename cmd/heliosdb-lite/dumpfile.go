@@ -80,11 +80,11 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 
 // asyncWriter hands the bytes to a goroutine that writes them to w, so
 // that writing the file overlaps receiving the next bytes from the server
-// instead of pausing it. Writes are copied once, into
-// the current one of a few reused buffers (small writes such as a section's
-// header and trailer simply accumulate there); a full buffer goes to the
-// goroutine. Nothing else buffers in front of it: the copy from the
-// connection's buffer into this one is the only copy in user space.
+// instead of pausing it. Writes are copied once, into the current one of
+// a few reused buffers (small writes such as a section's header and
+// trailer simply accumulate there); a full buffer goes to the goroutine.
+// Nothing else buffers in front of it: the copy from the connection's
+// buffer into this one is the only copy in user space.
 type asyncWriter struct {
 	w    io.Writer
 	cur  []byte
@@ -189,9 +189,11 @@ func alignedBuf(n int) []byte {
 	return b[o : o : o+n]
 }
 
-// pageCacheChunk is the largest write through the page cache: the
-// kernel's copy into it was twice as slow with 4 MiB writes as with 1 MiB
-// or 256 KiB ones (the source no longer in the core's cache).
+// pageCacheChunk is the largest write through the page cache: dumps to a
+// file written through it in 4 MiB writes took twice as long as with 1 MiB
+// or 256 KiB ones (8 alternating runs each; the kernel's copy into the
+// page cache was the difference, probably because a 4 MiB source no longer
+// fits the core's 2 MiB L2 cache).
 const pageCacheChunk = 256 << 10
 
 // fileSink is where the asyncWriter's goroutine writes the dump. Whole
