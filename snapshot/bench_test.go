@@ -350,22 +350,18 @@ func BenchmarkColumns(b *testing.B) {
 		}
 		m.report(b, raw)
 	})
-	for _, byRow := range []bool{false, true} {
-		name := "decode"
-		if byRow {
-			name = "decode-by-row"
-		}
-		b.Run(name, func(b *testing.B) {
-			benchColDecode(b, raw, cols, batches, counts, byRow)
+	for _, mode := range []string{"decode", "decode-by-row"} {
+		b.Run(mode, func(b *testing.B) {
+			benchColDecode(b, raw, cols, batches, counts, mode)
 		})
 	}
 }
 
 // benchColDecode rebuilds and hashes the rows of cols on one core, column
 // at a time or (byRow) with the general row-by-row rebuild.
-func benchColDecode(b *testing.B, raw int64, cols, batches [][]byte, counts []int, byRow bool) {
+func benchColDecode(b *testing.B, raw int64, cols, batches [][]byte, counts []int, mode string) {
 	b.SetBytes(raw)
-	d := colDecoder{rowByRow: byRow}
+	d := colDecoder{rowByRow: mode == "decode-by-row"}
 	var h rowHasher
 	h.reset("bench")
 	var out []byte

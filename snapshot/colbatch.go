@@ -197,10 +197,7 @@ func bytesAt(data []byte, off int) ([]byte, int) {
 type colDecoder struct {
 	rowByRow bool // always take the row-by-row rebuild (tests and benchmarks)
 	cols     []colState
-	prog     []colOp
-	ints     [][]uint64 // per colOp: a chunk's integers as stored by putUvarint8
-	ilen     [][]uint8  // per colOp: their lengths
-	offs     [][]int32  // per colOp: a chunk's value offsets
+	prog     []colOp // rebuildShape's plan: one entry per non-NULL value
 }
 
 // colState is one column stream being read.
@@ -267,7 +264,7 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 	}
 	if count > 0 && len(src) < 1<<30 && !d.rowByRow {
 		if sl, ok := uniformShape(shapes, count, ncols); ok {
-			return d.rebuildUniform(dst, keys, shapes, lsns, sl, rows, rawLen, h)
+			return d.rebuildShape(dst, keys, shapes, lsns, sl, rows, rawLen, h)
 		}
 	}
 	return d.rebuildRows(dst, keys, shapes, lsns, rows, rawLen, h)
@@ -315,294 +312,12 @@ func uniformShape(shapes []byte, count, ncols int) (int, bool) {
 	return sl, true
 }
 
-// rebuildUniform rebuilds a batch whose rows all have one shape, column by
-// column in chunks of colChunk rows (the per-row arrays stay in the L1
-// cache): one loop per stream computes the chunk's values and row sizes,
-// the running size is checked against rawLen, and one pass in address
-// order fills the chunk's rows into an arena of rawLen bytes and hashes
-// each finished row. Fixed-size columns are checked once per batch.
-func (d *colDecoder) rebuildUniform(dst, keys, shapes, lsns []byte, sl int, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
-	count := len(rows)
-	shape := shapes[1 : 1+sl]
-	nc, k := uvarintAt(shape, 0)
-	bml := int(nc+7) / 8
-	bm := shape[k : k+bml]
-	head := shape[:k+bml]
-	d.prog = d.prog[:0]
-	t := k + bml
-	base := int32(sl) // encoding length before the variable-size values
-	for c := range d.cols {
-		col := d.cols[c].data
-		if c >= int(nc) || bm[c>>3]&(1<<(c&7)) != 0 {
-			if len(col) != 0 {
-				return colBad("column %d longer than %d rows", c, count)
-			}
-			continue
-		}
-		op := colOp{tag: shape[t], data: col}
-		t++
-		switch op.tag {
-		case tagInt, tagDate, tagTimestamp:
-			op.kind = opInt
-		case tagFloat, tagBool, tagUUID:
-			op.kind, op.n = opFixed, fixedLen(op.tag)
-			if len(col) != count*op.n {
-				return colBad("column %d holds %d bytes for %d values of %d", c, len(col), count, op.n)
-			}
-			base += int32(op.n)
-		default: // tagNumeric, tagString, tagBytes (uniformShape checked the tags)
-			op.kind = opBytes
-		}
-		d.prog = append(d.prog, op)
-	}
-	for len(d.ints) < len(d.prog) {
-		d.ints = append(d.ints, make([]uint64, colChunk))
-		d.ilen = append(d.ilen, make([]uint8, colChunk))
-		d.offs = append(d.offs, make([]int32, colChunk+1))
-	}
-	prog := d.prog
-	var kl, ksrc, elen, kpos [colChunk]int32
-	var kval, lsnv, lsnp [colChunk]uint64
-	var lsnl [colChunk]uint8
-	var head8 uint64 // head in one store when it fits
-	if len(head) <= 8 {
-		var b [8]byte
-		copy(b[:], head)
-		head8 = binary.LittleEndian.Uint64(b[:])
-	}
-
-	out := dst[:0]
-	if cap(out) < rawLen+colRoom {
-		out = make([]byte, 0, rawLen+colRoom)
-	}
-	out = out[:rawLen+colRoom]
-	var (
-		ko, lo, p, total int
-		lsn, sum         uint64
-		pl, psrc         int32 = -1, 0 // the previous row's key
-		pval             uint64
-	)
-	for i0 := 0; i0 < count; i0 += colChunk {
-		n := min(colChunk, count-i0)
-		// Keys.
-		for j := 0; j < n; j++ {
-			i := i0 + j
-			if shapes[i*(sl+1)] == keyLiteral {
-				key, m := bytesAt(keys, ko)
-				if m <= 0 {
-					return colBad("bad key at row %d", i)
-				}
-				pl, psrc = int32(len(key)), int32(ko+m-len(key))
-				if pl >= 8 {
-					pval = binary.BigEndian.Uint64(key[pl-8:])
-				}
-				ko += m
-			} else {
-				if pl < 8 {
-					return colBad("key difference without a previous key at row %d", i)
-				}
-				dv, m := varintAt(keys, ko)
-				if m <= 0 {
-					return colBad("bad key difference at row %d", i)
-				}
-				ko += m
-				pval += uint64(dv)
-			}
-			kl[j], ksrc[j], kval[j], elen[j] = pl, psrc, pval, base
-		}
-		// Variable-size values, one column at a time.
-		for o := range prog {
-			op := &prog[o]
-			switch op.kind {
-			case opInt:
-				vals, lens := d.ints[o][:n], d.ilen[o][:n]
-				co, x := op.co, op.x
-				b := op.data
-				for j := range vals {
-					var dv int64
-					if co+8 <= len(b) && ^binary.LittleEndian.Uint64(b[co:])&0x8080808080808080 != 0 {
-						// up to eight bytes, eight readable: no loop
-						u := binary.LittleEndian.Uint64(b[co:])
-						m := bits.TrailingZeros64(^u&0x8080808080808080)/8 + 1
-						u = compact7(u & (1<<(8*m) - 1))
-						dv = int64(u>>1) ^ -int64(u&1)
-						co += m
-					} else if co < len(b) && b[co] < 0x80 {
-						u := b[co]
-						dv = int64(u>>1) ^ -int64(u&1)
-						co++
-					} else {
-						var m int
-						if dv, m = varintAt(b, co); m <= 0 {
-							return colBad("bad integer at row %d", i0+j)
-						}
-						co += m
-					}
-					x += uint64(dv)
-					ux := x << 1
-					if int64(x) < 0 {
-						ux = ^ux
-					}
-					var v uint64
-					var l uint8
-					switch {
-					case ux < 0x80:
-						v, l = ux, 1
-					case ux < 1<<14:
-						v, l = ux&0x7f|0x80|ux>>7<<8, 2
-					default:
-						v, l = uvarint8(ux)
-					}
-					vals[j], lens[j] = v, l
-					elen[j] += int32(l)
-				}
-				op.co, op.x = co, x
-			case opBytes:
-				offs := d.offs[o][:n+1]
-				co := op.co
-				for j := 0; j < n; j++ {
-					_, m := bytesAt(op.data, co)
-					if m <= 0 {
-						return colBad("bad value at row %d", i0+j)
-					}
-					offs[j] = int32(co)
-					elen[j] += int32(m)
-					co += m
-				}
-				offs[n] = int32(co)
-				op.co = co
-			}
-		}
-		// LSNs and the size of the chunk's row entries.
-		for j := 0; j < n; j++ {
-			dv, m := varintAt(lsns, lo)
-			if m <= 0 {
-				return colBad("bad lsn at row %d", i0+j)
-			}
-			lo += m
-			lsn += uint64(dv)
-			lsnv[j] = lsn
-			lsnp[j], lsnl[j] = uvarint8(lsn)
-			total += uvarintSize(uint64(kl[j])) + int(kl[j]) + uvarintSize(uint64(elen[j])) + int(elen[j]) + int(lsnl[j])
-		}
-		if total > rawLen {
-			return colBad("rows exceed the raw length %d", rawLen)
-		}
-		// Fill in address order: the whole-word stores spill only into
-		// bytes written next, or into the colRoom bytes at the end.
-		for j := 0; j < n; j++ {
-			l := int(kl[j])
-			if l < 0x80 {
-				out[p] = byte(l)
-				p++
-			} else {
-				p += putUvarint(out, p, uint64(l))
-			}
-			kp := p
-			key := out[p : p+l : p+l]
-			if ks := int(ksrc[j]); l >= 8 && l <= 16 && ks+8 <= len(keys) {
-				binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(keys[ks:]))
-			} else {
-				copy(key, keys[ks:ks+l])
-			}
-			if l >= 8 {
-				binary.BigEndian.PutUint64(key[l-8:], kval[j])
-			}
-			p += l
-			if el := elen[j]; el < 0x80 {
-				out[p] = byte(el)
-				p++
-			} else {
-				p += putUvarint(out, p, uint64(el))
-			}
-			if len(head) <= 8 {
-				binary.LittleEndian.PutUint64(out[p:], head8)
-				p += len(head)
-			} else {
-				p += copy(out[p:], head)
-			}
-			for o := range prog {
-				op := &prog[o]
-				out[p] = op.tag
-				p++
-				switch op.kind {
-				case opInt:
-					p += putUvarint8(out, p, d.ints[o][j], d.ilen[o][j])
-				case opFixed:
-					i := (i0 + j) * op.n
-					p += copy(out[p:p+op.n], op.data[i:i+op.n])
-				default:
-					vs, ve := int(d.offs[o][j]), int(d.offs[o][j+1])
-					if ve-vs <= 16 && vs+16 <= len(op.data) {
-						binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(op.data[vs:]))
-						binary.LittleEndian.PutUint64(out[p+8:], binary.LittleEndian.Uint64(op.data[vs+8:]))
-						p += ve - vs
-					} else {
-						p += copy(out[p:], op.data[vs:ve])
-					}
-				}
-			}
-			p += putUvarint8(out, p, lsnp[j], lsnl[j])
-			kpos[j] = int32(kp)
-		}
-		// Hash the chunk's rows once their stores are done (the hash's
-		// word loads then need not wait for them).
-		for j := 0; j < n; j++ {
-			kp, l, el := int(kpos[j]), int(kl[j]), int(elen[j])
-			es := kp + l + 1
-			var hv uint64
-			if el < 0x80 {
-				hv = h.hashRun(out, kp, l, el)
-			} else {
-				es = kp + l + uvarintSize(uint64(el))
-				hv = h.hash(out[kp:kp+l], out[es:es+el])
-			}
-			rows[i0+j] = Row{Key: out[kp : kp+l : kp+l], Enc: out[es : es+el : es+el], LSN: lsnv[j], Hash: hv}
-			sum += hv
-		}
-	}
-	if ko != len(keys) || lo != len(lsns) {
-		return colBad("streams longer than %d rows", count)
-	}
-	for o := range prog {
-		if op := &prog[o]; op.kind != opFixed && op.co != len(op.data) {
-			return colBad("a column is longer than %d rows", count)
-		}
-	}
-	if total != rawLen {
-		return colBad("rows take %d bytes, raw length says %d", total, rawLen)
-	}
-	return out[:rawLen], sum, nil
-}
-
-// colChunk is the number of rows rebuilt together.
-const colChunk = 256
-
 // colRoom is the room the column rebuild needs after the rows: whole-word
 // stores and loads may pass a row's end by up to 16 bytes.
 const colRoom = 16
 
-// putUvarint stores x as a uvarint at b[p:] and returns its length; up to
-// eight bytes in one store, which may write up to eight bytes past p.
-func putUvarint(b []byte, p int, x uint64) int {
-	if x < 0x80 {
-		b[p] = byte(x)
-		return 1
-	}
-	if x >= 1<<56 {
-		return binary.PutUvarint(b[p:], x)
-	}
-	n := (bits.Len64(x) + 6) / 7 // 2..8 bytes
-	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
-		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
-	v |= 0x8080808080808080 & (1<<(8*(n-1)) - 1) // continuation bits
-	binary.LittleEndian.PutUint64(b[p:], v)
-	return n
-}
-
-// uvarint8 returns x's uvarint as putUvarint8 stores it: the bytes in
-// little-endian order when they are at most eight, else x itself; and its
-// length.
+// uvarint8 returns x's uvarint as one little-endian word when it takes
+// at most eight bytes (x < 1<<56), else x itself; and its length.
 func uvarint8(x uint64) (uint64, uint8) {
 	n := (bits.Len64(x|1) + 6) / 7
 	if n > 8 {
@@ -614,16 +329,6 @@ func uvarint8(x uint64) (uint64, uint8) {
 	v = v&0x00003fff00003fff | v&0x0fffc0000fffc000<<2
 	v = v&0x007f007f007f007f | v&0x3f803f803f803f80<<1
 	return v | 0x8080808080808080&(1<<(8*(n-1))-1), uint8(n)
-}
-
-// putUvarint8 stores a uvarint from uvarint8 at b[p:] in one 8-byte store
-// (up to eight bytes) and returns its length.
-func putUvarint8(b []byte, p int, v uint64, n uint8) int {
-	if n > 8 {
-		return binary.PutUvarint(b[p:], v)
-	}
-	binary.LittleEndian.PutUint64(b[p:], v)
-	return int(n)
 }
 
 func uvarintSize(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
@@ -778,7 +483,7 @@ func (d *colDecoder) rebuildRows(dst, keys, shapes, lsns []byte, rows []Row, raw
 		}
 		out = binary.AppendUvarint(out, lsn)
 		hv := h.hash(key, enc)
-		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: hv}
+		setRow(&rows[i], key, enc, lsn, hv)
 		sum += hv
 	}
 	if ko != len(keys) || so != len(shapes) || lo != len(lsns) {

@@ -240,7 +240,7 @@ func FuzzColumns(f *testing.F) {
 		if err == nil && len(out) != rawLen {
 			t.Fatalf("%d bytes, want %d", len(out), rawLen)
 		}
-		// The column-at-a-time rebuild of uniform batches and the row by
+		// The one-shape rebuild of uniform batches and the row by
 		// row one agree on every input.
 		g := colDecoder{rowByRow: true}
 		rows2 := make([]Row, count)
@@ -351,13 +351,13 @@ func TestAppendVarint(t *testing.T) {
 	}
 }
 
-// Batches whose rows share one shape take the column-at-a-time rebuild,
-// across chunks and with literal keys among key differences; it rebuilds
+// Batches whose rows share one shape take the one-shape rebuild, across
+// hash groups and with literal keys among key differences; it rebuilds
 // the rows exactly, agrees with the row-by-row rebuild and refuses wrong
 // claims and cut layouts.
 func TestColumnRebuildUniform(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	n := 3*colChunk + 7
+	n := 3*64 + 7 // three hash groups and a part
 	rows := make([]engine.Row, n)
 	keys := make([][]byte, n)
 	lsns := make([]uint64, n)
@@ -403,6 +403,86 @@ func TestColumnRebuildUniform(t *testing.T) {
 	for cut := 0; cut < len(cols); cut += 7 {
 		if _, _, err := d.decode(nil, cols[:cut], got, len(raw), &h); err == nil {
 			t.Fatalf("column layout cut at %d of %d accepted", cut, len(cols))
+		}
+	}
+}
+
+// The one-shape rebuild and the row-by-row one agree on uniform batches of
+// every value type, keys short, long and composite, rows of 128 bytes and
+// more, 9-byte LSNs, and on every single-byte change of such a batch.
+func TestColumnRebuildShapeAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, keyKind := range []string{"int", "short", "composite", "long"} {
+		n := 60
+		rows := make([]engine.Row, n)
+		keys := make([][]byte, n)
+		lsns := make([]uint64, n)
+		for i := range rows {
+			s := strings.Repeat("s", rng.IntN(2)*100+rng.IntN(20))
+			rows[i] = engine.Row{int64(i * 3), rng.Float64(), i%2 == 0, engine.Numeric(strconv.Itoa(i) + ".5"),
+				[]byte{byte(i), 1}, engine.Date(i), engine.UUID{byte(i)}, s, engine.Timestamp(int64(i) * -1_000_007)}
+			switch keyKind {
+			case "int":
+				keys[i] = engine.EncodeKey(nil, int64(i*i))
+			case "short":
+				keys[i] = []byte{byte(i % 7), byte(i)}[:1+i%2]
+			case "composite":
+				keys[i] = binary.BigEndian.AppendUint64([]byte("\x14abc\x00\x01"), uint64(i)*1000)
+			default:
+				keys[i] = binary.BigEndian.AppendUint64([]byte(strings.Repeat("p", 130)), uint64(i))
+			}
+			lsns[i] = uint64(i) + 1<<63*uint64(i%3/2)
+		}
+		raw := colRaw(t, keys, rows, lsns)
+		var e colEncoder
+		cols, err := e.encode(nil, raw, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h rowHasher
+		h.reset("t")
+		check := func(src []byte) {
+			t.Helper()
+			var d, g colDecoder
+			g.rowByRow = true
+			r1, r2 := make([]Row, n), make([]Row, n)
+			o1, s1, err1 := d.decode(nil, src, r1, len(raw), &h)
+			o2, s2, err2 := g.decode(nil, src, r2, len(raw), &h)
+			if (err1 == nil) != (err2 == nil) {
+				if len(src) == len(cols) {
+					for i := range src {
+						if src[i] != cols[i] {
+							t.Logf("changed byte %d: %x -> %x", i, cols[i], src[i])
+						}
+					}
+				}
+				t.Fatalf("%s: one shape: %v, row by row: %v", keyKind, err1, err2)
+			}
+			if err1 != nil {
+				return
+			}
+			if !bytes.Equal(o1, o2) || s1 != s2 {
+				t.Fatalf("%s: rebuilds differ", keyKind)
+			}
+			for i := range r1 {
+				if !bytes.Equal(r1[i].Key, r2[i].Key) || !bytes.Equal(r1[i].Enc, r2[i].Enc) || r1[i].LSN != r2[i].LSN || r1[i].Hash != r2[i].Hash {
+					t.Fatalf("%s row %d: %+v, row by row %+v", keyKind, i, r1[i], r2[i])
+				}
+			}
+		}
+		var d colDecoder
+		out, _, err := d.decode(nil, cols, make([]Row, n), len(raw), &h)
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("%s: rebuilt rows differ (%v)", keyKind, err)
+		}
+		check(cols)
+		m := bytes.Clone(cols)
+		for i := range m {
+			for _, x := range []byte{1, 0x80, 0xff} {
+				m[i] ^= x
+				check(m)
+				m[i] ^= x
+			}
 		}
 	}
 }

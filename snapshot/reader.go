@@ -623,10 +623,17 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 		} else {
 			hv = h.hash(key, enc)
 		}
-		rows[i] = Row{Key: key, Enc: enc, LSN: lsn, Hash: hv}
+		setRow(&rows[i], key, enc, lsn, hv)
 		sum += hv
 	}
 	return sum, off, nil
+}
+
+// setRow stores a row field by field: while the garbage collector marks,
+// that takes two pointer write barriers instead of a bulk barrier over
+// the struct (typedmemmove).
+func setRow(r *Row, key, enc []byte, lsn, hash uint64) {
+	r.Key, r.Enc, r.LSN, r.Hash = key, enc, lsn, hash
 }
 
 // bufFree recycles one Reader's payload and batch buffers, as rowsFree its

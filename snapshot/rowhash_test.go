@@ -35,3 +35,50 @@ func TestRowHashInPlace(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRowHash hashes the bench rows (parsed beforehand) on one core:
+// copied into the scratch and hashed by xxhash.Sum64 ("scratch"), or in
+// place ("inplace").
+func BenchmarkRowHash(b *testing.B) {
+	snap, _ := benchSnap(b)
+	batches := rawBatches(b, snap)
+	type run struct {
+		b          []byte
+		ks, kl, el int
+	}
+	var runs []run
+	for _, bt := range batches {
+		for off := 0; off < len(bt); {
+			kl, n := uvarintAt(bt, off)
+			ks := off + n
+			el, n2 := uvarintAt(bt, ks+int(kl))
+			_, n3 := uvarintAt(bt, ks+int(kl)+n2+int(el))
+			off = ks + int(kl) + n2 + int(el) + n3
+			if n2 == 1 && off+8 <= len(bt) {
+				runs = append(runs, run{bt, ks, int(kl), int(el)})
+			}
+		}
+	}
+	var h rowHasher
+	h.reset("bench")
+	for _, mode := range []string{"scratch", "inplace"} {
+		b.Run(mode, func(b *testing.B) {
+			var sum uint64
+			start := processCPU()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, r := range runs {
+					if mode == "scratch" {
+						sum += h.hash(r.b[r.ks:r.ks+r.kl], r.b[r.ks+r.kl+1:r.ks+r.kl+1+r.el])
+					} else {
+						sum += h.hashRun(r.b, r.ks, r.kl, r.el)
+					}
+				}
+			}
+			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N*len(runs)), "cpu-ns/row")
+			sink = sum
+		})
+	}
+}
+
+var sink uint64

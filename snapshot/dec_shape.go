@@ -1,0 +1,277 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// rebuildShape rebuilds a batch whose rows all have one shape (column
+// count, NULL bitmap, value tags; uniformShape checked it), row by row in
+// one pass with a plan made once per batch: each row's values are read
+// from their column streams and written where they go, with no per-value
+// shape parsing and no intermediate arrays. Each write is checked against
+// rawLen before it is made, up to colRoom bytes of whole-word spill. Rows
+// are hashed in groups of hashGroup after they are written, so that the
+// hash's word loads do not wait for the fill's stores.
+func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows []Row, rawLen int, h *rowHasher) ([]byte, uint64, error) {
+	count := len(rows)
+	shape := shapes[1 : 1+sl]
+	nc, k := uvarintAt(shape, 0)
+	bml := int(nc+7) / 8
+	bm := shape[k : k+bml]
+	head := shape[:k+bml]
+	d.prog = d.prog[:0]
+	t := k + bml
+	for c := range d.cols {
+		col := d.cols[c].data
+		if c >= int(nc) || bm[c>>3]&(1<<(c&7)) != 0 {
+			if len(col) != 0 {
+				return colBad("column %d longer than %d rows", c, count)
+			}
+			continue
+		}
+		op := colOp{tag: shape[t], data: col}
+		t++
+		switch op.tag {
+		case tagInt, tagDate, tagTimestamp:
+			op.kind = opInt
+		case tagFloat, tagBool, tagUUID:
+			op.kind, op.n = opFixed, fixedLen(op.tag)
+			if len(col) != count*op.n {
+				return colBad("column %d holds %d bytes for %d values of %d", c, len(col), count, op.n)
+			}
+		default: // tagNumeric, tagString, tagBytes (uniformShape checked the tags)
+			op.kind = opBytes
+		}
+		d.prog = append(d.prog, op)
+	}
+	prog := d.prog
+	var head8 uint64 // head in one store when it fits
+	if len(head) <= 8 {
+		var b [8]byte
+		copy(b[:], head)
+		head8 = binary.LittleEndian.Uint64(b[:])
+	}
+
+	out := dst[:0]
+	if cap(out) < rawLen+colRoom {
+		out = make([]byte, 0, rawLen+colRoom)
+	}
+	out = out[:rawLen+colRoom]
+	var (
+		ko, lo, p int
+		lsn, sum  uint64
+		kl        = -1      // the previous row's key length
+		kw        uint64    // its first eight bytes (keys of 9 to 16 bytes)
+		kval      uint64    // its last eight bytes, big-endian
+		pkp       int       // its offset in out
+		g         hashGroup // rows written, not yet hashed
+		ng        int
+	)
+	stride := sl + 1
+	for i := 0; i < count; i++ {
+		// Key: its length and bytes, literal or the previous one's with
+		// the last eight bytes moved by a difference.
+		if shapes[i*stride] == keyLiteral {
+			key, m := bytesAt(keys, ko)
+			if m <= 0 {
+				return colBad("bad key at row %d", i)
+			}
+			kl = len(key)
+			if p+m > rawLen {
+				return colBad("rows exceed the raw length %d", rawLen)
+			}
+			// The length prefix is copied as stored, as by rebuildRows.
+			if m <= 16 && ko+16 <= len(keys) {
+				binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(keys[ko:]))
+				binary.LittleEndian.PutUint64(out[p+8:], binary.LittleEndian.Uint64(keys[ko+8:]))
+			} else {
+				copy(out[p:p+m], keys[ko:ko+m])
+			}
+			ko += m
+			p += m - kl
+			pkp = p
+			if kl >= 8 {
+				kw = binary.LittleEndian.Uint64(key)
+				kval = binary.BigEndian.Uint64(key[kl-8:])
+			}
+			p += kl
+		} else {
+			if kl < 8 {
+				return colBad("key difference without a previous key at row %d", i)
+			}
+			dv, m := varintAt(keys, ko)
+			if m <= 0 {
+				return colBad("bad key difference at row %d", i)
+			}
+			ko += m
+			kval += uint64(dv)
+			if p+uvarintSize(uint64(kl))+kl > rawLen {
+				return colBad("rows exceed the raw length %d", rawLen)
+			}
+			if kl < 0x80 {
+				out[p] = byte(kl)
+				p++
+			} else {
+				p += binary.PutUvarint(out[p:], uint64(kl))
+			}
+			if kl <= 16 {
+				binary.LittleEndian.PutUint64(out[p:], kw)
+			} else {
+				copy(out[p:p+kl-8], out[pkp:pkp+kl-8])
+			}
+			binary.BigEndian.PutUint64(out[p+kl-8:], kval)
+			pkp = p
+			p += kl
+		}
+		kp := pkp
+		// The encoding, behind a length byte widened afterwards if the
+		// row takes 128 bytes or more.
+		es := p + 1
+		if es+len(head) > rawLen {
+			return colBad("rows exceed the raw length %d", rawLen)
+		}
+		p = es
+		if len(head) <= 8 {
+			binary.LittleEndian.PutUint64(out[p:], head8)
+			p += len(head)
+		} else {
+			p += copy(out[p:], head)
+		}
+		for o := range prog {
+			op := &prog[o]
+			if p >= rawLen {
+				return colBad("rows exceed the raw length %d", rawLen)
+			}
+			out[p] = op.tag
+			p++
+			switch op.kind {
+			case opInt:
+				b, co := op.data, op.co
+				var dv int64
+				if co+8 <= len(b) && ^binary.LittleEndian.Uint64(b[co:])&0x8080808080808080 != 0 {
+					// up to eight bytes, eight readable: no loop
+					u := binary.LittleEndian.Uint64(b[co:])
+					m := bits.TrailingZeros64(^u&0x8080808080808080)/8 + 1
+					u = compact7(u & (1<<(8*m) - 1))
+					dv = int64(u>>1) ^ -int64(u&1)
+					co += m
+				} else {
+					var m int
+					if dv, m = varintAt(b, co); m <= 0 {
+						return colBad("bad integer at row %d", i)
+					}
+					co += m
+				}
+				x := op.x + uint64(dv)
+				op.co, op.x = co, x
+				ux := x << 1
+				if int64(x) < 0 {
+					ux = ^ux
+				}
+				if ux < 1<<56 {
+					v, n := uvarint8(ux)
+					binary.LittleEndian.PutUint64(out[p:], v)
+					p += int(n)
+				} else {
+					p += binary.PutUvarint(out[p:], ux)
+				}
+			case opFixed:
+				s := i * op.n
+				if p+op.n > rawLen {
+					return colBad("rows exceed the raw length %d", rawLen)
+				}
+				p += copy(out[p:p+op.n], op.data[s:s+op.n])
+			default:
+				vs := op.co
+				_, m := bytesAt(op.data, vs)
+				if m <= 0 {
+					return colBad("bad value at row %d", i)
+				}
+				if p+m > rawLen {
+					return colBad("rows exceed the raw length %d", rawLen)
+				}
+				if m <= 16 && vs+16 <= len(op.data) {
+					binary.LittleEndian.PutUint64(out[p:], binary.LittleEndian.Uint64(op.data[vs:]))
+					binary.LittleEndian.PutUint64(out[p+8:], binary.LittleEndian.Uint64(op.data[vs+8:]))
+				} else {
+					copy(out[p:p+m], op.data[vs:vs+m])
+				}
+				p += m
+				op.co = vs + m
+			}
+		}
+		el := p - es
+		if el < 0x80 {
+			out[es-1] = byte(el)
+		} else {
+			w := uvarintSize(uint64(el))
+			if p+w-1 > rawLen {
+				return colBad("rows exceed the raw length %d", rawLen)
+			}
+			copy(out[es+w-1:p+w-1], out[es:p])
+			binary.PutUvarint(out[es-1:], uint64(el))
+			es += w - 1
+			p += w - 1
+		}
+		dv, m := varintAt(lsns, lo)
+		if m <= 0 {
+			return colBad("bad lsn at row %d", i)
+		}
+		lo += m
+		lsn += uint64(dv)
+		if p >= rawLen {
+			return colBad("rows exceed the raw length %d", rawLen)
+		}
+		if lsn < 1<<56 {
+			v, n := uvarint8(lsn)
+			binary.LittleEndian.PutUint64(out[p:], v)
+			p += int(n)
+		} else {
+			p += binary.PutUvarint(out[p:], lsn)
+		}
+		g.kp[ng], g.kl[ng], g.es[ng], g.el[ng], g.lsn[ng] = int32(kp), int32(kl), int32(es), int32(el), lsn
+		if ng++; ng == len(g.kp) {
+			sum += g.hash(h, out, rows[i+1-ng:i+1])
+			ng = 0
+		}
+	}
+	sum += g.hash(h, out, rows[count-ng:])
+	if ko != len(keys) || lo != len(lsns) {
+		return colBad("streams longer than %d rows", count)
+	}
+	for o := range prog {
+		if op := &prog[o]; op.kind != opFixed && op.co != len(op.data) {
+			return colBad("a column is longer than %d rows", count)
+		}
+	}
+	if p != rawLen {
+		return colBad("rows take %d bytes, raw length says %d", p, rawLen)
+	}
+	return out[:rawLen], sum, nil
+}
+
+// hashGroup holds rows written and not yet hashed: key offset and length,
+// encoding offset and length, LSN.
+type hashGroup struct {
+	kp, kl, es, el [64]int32
+	lsn            [64]uint64
+}
+
+// hash hashes the group's first len(rows) rows, sets rows and returns
+// the sum of their hashes.
+func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
+	var sum uint64
+	for j := range rows {
+		kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
+		var hv uint64
+		if es == kp+l+1 && es+el+8 <= len(out) {
+			hv = h.hashRun(out, kp, l, el)
+		} else {
+			hv = h.hash(out[kp:kp+l], out[es:es+el])
+		}
+		setRow(&rows[j], out[kp:kp+l:kp+l], out[es:es+el:es+el], g.lsn[j], hv)
+		sum += hv
+	}
+	return sum
+}
