@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -147,10 +148,16 @@ func (b *Builder) settleAll() {
 }
 
 // scanRow checks a canonical row encoding as DecodeRow does, without
-// building values: it returns the column count and the NULL bitmap.
+// building values: it returns the column count and the NULL bitmap. It runs
+// for every restored row (CheckRow in the snapshot reader's workers), so
+// the common values (integers and timestamps, short strings) are stepped
+// over inline; everything else goes through skipValue.
 func scanRow(b []byte) (int, []byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
+	var n uint64
+	var k int
+	if len(b) > 0 && b[0] < 0x80 {
+		n, k = uint64(b[0]), 1
+	} else if n, k = binary.Uvarint(b); k <= 0 {
 		return 0, nil, corruptf("bad column count")
 	}
 	if n > MaxColumns {
@@ -166,6 +173,26 @@ func scanRow(b []byte) (int, []byte, error) {
 	for i := 0; i < int(n); i++ {
 		if bm[i/8]&(1<<(i%8)) != 0 {
 			continue
+		}
+		if off+9 <= len(b) {
+			switch b[off] {
+			case tagInt, tagTimestamp:
+				// A varint whose last byte is among its first 8 is valid
+				// (binary.Varint fails only past the 9th).
+				w := binary.LittleEndian.Uint64(b[off+1:])
+				if m := ^w & 0x8080808080808080; m != 0 {
+					off += 2 + bits.TrailingZeros64(m)/8
+					continue
+				}
+			case tagString, tagBytes:
+				if l := int(b[off+1]); l < 0x80 {
+					if l > len(b)-off-2 {
+						return 0, nil, corruptf("bad length")
+					}
+					off += 2 + l
+					continue
+				}
+			}
 		}
 		used, err := skipValue(b[off:])
 		if err != nil {
