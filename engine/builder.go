@@ -94,7 +94,13 @@ func (b *Builder) CreateTable(def *TableDef, meta TableMeta) error {
 	if b.bulk == nil {
 		b.bulk = map[string]*bulkLoad{}
 	}
-	b.bulk[def.Name] = &bulkLoad{rows: newTreeBuilder[rowItem](t.rows.max), idx: make([][]idxItem, len(def.Indexes)), leaves: new([NumLeaves]uint64)}
+	bl := &bulkLoad{rows: newTreeBuilder[rowItem](t.rows.max), idx: make([][]idxItem, len(def.Indexes)), leaves: new([NumLeaves]uint64)}
+	for i, c := range t.def.Columns {
+		if c.NotNull {
+			bl.notNull = append(bl.notNull, i)
+		}
+	}
+	b.bulk[def.Name] = bl
 	return nil
 }
 

@@ -13,13 +13,14 @@ import (
 // gathered and sorted once when the table is settled, and leaf sums go to a
 // flat array instead of the copy-on-write leaf set.
 type bulkLoad struct {
-	last   string // key of the last row appended
-	any    bool   // a row was appended
-	rows   *treeBuilder[rowItem]
-	idx    [][]idxItem
-	leaves *[NumLeaves]uint64
-	off    []int32 // scratch
-	kbuf   []byte  // scratch
+	last    string // key of the last row appended
+	any     bool   // a row was appended
+	rows    *treeBuilder[rowItem]
+	notNull []int // columns that are NOT NULL (the definition is fixed while the fast path runs)
+	idx     [][]idxItem
+	leaves  *[NumLeaves]uint64
+	off     []int32 // scratch
+	kbuf    []byte  // scratch
 }
 
 // PutHashed adds a row like Put; hash must be RowHash(table, key, enc)
@@ -81,13 +82,13 @@ func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, che
 	if n != len(def.Columns) {
 		return newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", table, n, len(def.Columns))
 	}
-	for i, c := range def.Columns {
-		if c.NotNull && nulls[i/8]&(1<<(i%8)) != 0 {
-			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", c.Name, def.Name)
+	for _, i := range bl.notNull {
+		if nulls[i/8]&(1<<(i%8)) != 0 {
+			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", def.Columns[i].Name, def.Name)
 		}
 	}
 	r := newRec(bytesString(key), bytesString(enc), lsn)
-	k, e, _ := r.fields()
+	k := r.key()
 	if len(def.Indexes) > 0 {
 		off, err := rowFields(enc, bl.off)
 		if err != nil {
@@ -105,7 +106,7 @@ func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, che
 	bl.last, bl.any = k, true
 	bl.leaves[LeafOf(k)] += hash
 	t.hashSum += hash
-	sz := int64(len(e))
+	sz := int64(len(enc))
 	t.bytes += sz
 	t.written += sz
 	b.tx.written += sz

@@ -276,3 +276,35 @@ func TestCheckRowAgreesWithDecodeRow(t *testing.T) {
 		t.Fatalf("accepted %d, refused %d: the cases do not cover both", accepted, refused)
 	}
 }
+
+// The fast path refuses a NULL in a NOT NULL column and a row with the
+// wrong column count, as Apply does.
+func TestBuilderPutCheckedConstraints(t *testing.T) {
+	def := &TableDef{Name: "c", PrimaryKey: []int{0}, Columns: []ColumnDef{
+		{Name: "id", Type: TypeInt8, NotNull: true}, {Name: "w", Type: TypeText}, {Name: "v", Type: TypeText, NotNull: true}}}
+	b := NewBuilder(1)
+	b.TrustRows()
+	if err := b.CreateTable(def, TableMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id int64, row Row) error {
+		enc, err := EncodeRow(nil, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := EncodeKey(nil, id)
+		return b.PutChecked("c", key, enc, 1, RowHash("c", string(key), string(enc)))
+	}
+	if err := put(1, Row{int64(1), nil, "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sqlstate(put(2, Row{int64(2), "x", nil})); got != CodeNotNullViolation {
+		t.Fatalf("NULL in NOT NULL column v: %q, want %q", got, CodeNotNullViolation)
+	}
+	if got := sqlstate(put(3, Row{int64(3), "x"})); got != CodeDataCorrupted {
+		t.Fatalf("two columns for three: %q, want %q", got, CodeDataCorrupted)
+	}
+	if tb, _ := b.Finish().Table("c"); tb.Len() != 1 {
+		t.Fatalf("%d rows, want 1", tb.Len())
+	}
+}
