@@ -165,7 +165,7 @@ func NewReaderWith(r io.Reader, opts ReaderOptions) *Reader {
 		work:  make(chan *pending, opts.Workers),
 		quit:  make(chan struct{}),
 		rows:  make(rowsFree, 2*opts.Workers+4),
-		bufs:  make(bufFree, 8*opts.Workers+8),
+		bufs:  newBufFree(4*opts.Workers + 4),
 	}
 	rd.wg.Add(1 + opts.Workers)
 	go rd.runRead()
@@ -638,15 +638,29 @@ func setRow(r *Row, key, enc []byte, lsn, hash uint64) {
 
 // bufFree recycles one Reader's payload and batch buffers, as rowsFree its
 // row slices: a process-wide sync.Pool would keep tens of MB alive after a
-// restore until two garbage collections.
-type bufFree chan []byte
+// restore until two garbage collections. Buffers of 1 MiB and more are
+// kept apart from smaller ones: compressed payloads and the batches they
+// expand to would otherwise take each other's places, and a batch handed
+// a payload's buffer allocates a new one.
+type bufFree struct{ small, large chan []byte }
+
+const bufLarge = 1 << 20
+
+func newBufFree(n int) bufFree { return bufFree{make(chan []byte, n), make(chan []byte, n)} }
+
+func (f bufFree) class(n int) chan []byte {
+	if n >= bufLarge {
+		return f.large
+	}
+	return f.small
+}
 
 // get returns an empty buffer with room for n bytes; a new one gets 1/16
 // more, so that the next batches of about the same size (a batch ends
 // within a row after the writer's BatchSize) fit it.
 func (f bufFree) get(n int) []byte {
 	select {
-	case b := <-f:
+	case b := <-f.class(n):
 		if cap(b) >= n {
 			return b[:0]
 		}
@@ -660,7 +674,7 @@ func (f bufFree) put(b []byte) {
 		return // a huge-row batch: let it go
 	}
 	select {
-	case f <- b[:0]:
+	case f.class(cap(b)) <- b[:0]:
 	default:
 	}
 }
@@ -678,7 +692,7 @@ func (f rowsFree) get(n int) *[]Row {
 		p = new([]Row)
 	}
 	if cap(*p) < n {
-		*p = make([]Row, n)
+		*p = make([]Row, n, n+n/16) // as bufFree.get: the next batches fit
 	}
 	*p = (*p)[:n]
 	return p
