@@ -327,11 +327,13 @@ func BenchmarkColumns(b *testing.B) {
 	b.Run("encode", func(b *testing.B) {
 		b.SetBytes(raw)
 		var out []byte
+		m := startCPU(b)
 		for i := 0; i < b.N; i++ {
 			for j, bt := range batches {
 				out, _ = e.encode(out[:0], bt, counts[j])
 			}
 		}
+		m.report(b, raw)
 	})
 	b.Run("rows", func(b *testing.B) {
 		// The row layout's parse and hash (decodeRows) on the same rows.

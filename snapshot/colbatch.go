@@ -123,7 +123,7 @@ func (e *colEncoder) encode(dst, raw []byte, count int) ([]byte, error) {
 			col := e.cols[c]
 			switch tag {
 			case tagInt, tagDate, tagTimestamp:
-				x, n := binary.Varint(enc[p:])
+				x, n := varintAt(enc, p)
 				if n <= 0 {
 					return dst, errNotColumnar
 				}
@@ -520,13 +520,10 @@ func appendUvarintFast(dst []byte, x uint64) []byte {
 	if x >= 1<<56 || cap(dst)-l < 8 {
 		return binary.AppendUvarint(dst, x)
 	}
-	n := (bits.Len64(x) + 6) / 7 // 2..8 bytes
-	v := x&0x7f | x<<1&(0x7f<<8) | x<<2&(0x7f<<16) | x<<3&(0x7f<<24) |
-		x<<4&(0x7f<<32) | x<<5&(0x7f<<40) | x<<6&(0x7f<<48) | x<<7&(0x7f<<56)
-	v |= 0x8080808080808080 & (1<<(8*(n-1)) - 1) // continuation bits
+	v, n := uvarint8(x)
 	dst = dst[:l+8]
 	binary.LittleEndian.PutUint64(dst[l:], v)
-	return dst[:l+n]
+	return dst[:l+int(n)]
 }
 
 // varintAt decodes a zig-zag varint at data[off:]: the one-byte case
