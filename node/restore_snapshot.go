@@ -135,7 +135,8 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	forget := n.fsm.PrepareUserRestore(head.b, final.State)
 	start := time.Now()
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: lsn - 1, Size: size}
-	err = n.repl.UserRestore(rs.ctx, meta, &spoolReader{f: spool, size: size})
+	sr := &spoolReader{f: spool, size: size}
+	err = n.repl.UserRestore(rs.ctx, meta, sr)
 	forget()
 	if errors.Is(err, replication.ErrNotLeader) {
 		// Leadership moved while the dump was received: stage it from
@@ -153,7 +154,7 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	installed := n.eng.Snapshot()
 	n.log.Info("restore: installed through raft's user restore", "lsn", installed.LSN(), "bytes", size,
 		"receive_and_load", start.Sub(loadStart).Round(time.Millisecond), "handover", time.Since(start).Round(time.Millisecond),
-		"prepared_state_used", installed == final.State)
+		"prepared_state_used", installed == final.State, "spool_adopted", sr.adopted)
 	rows := res.Rows
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=0 lsn=%d source_lsn=%d damaged=0",
 		len(names), rows, len(names), installed.LSN(), last.LastLSN), nil

@@ -9,20 +9,25 @@ import (
 )
 
 // spoolReader hands the spooled dump to raft's user restore, which copies
-// it into the snapshot store (io.Copy, so WriteTo is used): the file is
+// it into the snapshot store (io.Copy, so WriteTo is used). A store that
+// can adopt the file (restore_spool.go) takes it as it is; else the file is
 // mapped and written in two Writes, a small first one (the chain store
 // keeps its first bytes to tell a new chain from an append) and the rest
 // at once, instead of one read and one write per 32 KiB. The mapping reads
 // the page cache; nothing is copied into the heap. Where mapping fails the
 // file is copied as usual.
 type spoolReader struct {
-	f    *os.File
-	size int64
+	f       *os.File
+	size    int64
+	adopted bool // the snapshot store took the file as it is
 }
 
 func (s *spoolReader) Read(p []byte) (int, error) { return s.f.Read(p) }
 
 func (s *spoolReader) WriteTo(w io.Writer) (int64, error) {
+	if s.adoptSpool(w) {
+		return s.size, nil
+	}
 	if s.size <= 0 || int64(int(s.size)) != s.size {
 		return io.Copy(w, struct{ io.Reader }{s.f})
 	}
