@@ -603,13 +603,14 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 			return sum, off, fmt.Errorf("bad key length at offset %d", off)
 		}
 		off += n
+		ks := off
 		key := data[off : off+int(k) : off+int(k)]
 		off += int(k)
-		e, n := uvarintAt(data, off)
-		if n <= 0 || e > uint64(len(data)-off-n) {
+		e, en := uvarintAt(data, off)
+		if en <= 0 || e > uint64(len(data)-off-en) {
 			return sum, off, fmt.Errorf("bad row length at offset %d", off)
 		}
-		off += n
+		off += en
 		enc := data[off : off+int(e) : off+int(e)]
 		off += int(e)
 		lsn, n := uvarintAt(data, off)
@@ -618,7 +619,7 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 		}
 		off += n
 		var hv uint64
-		if ks := off - n - int(e) - 1 - int(k); e < 0x80 && off+8 <= len(data) {
+		if en == 1 && ks+int(k)+1+int(e)+8 <= len(data) {
 			hv = h.hashRun(data, ks, int(k), int(e))
 		} else {
 			hv = h.hash(key, enc)
