@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -106,12 +107,24 @@ func (l *loader) holdGC() {
 	bulkGC.mu.Lock()
 	defer bulkGC.mu.Unlock()
 	if bulkGC.n == 0 {
-		bulkGC.prev = debug.SetGCPercent(bulkGCPercent)
-		if bulkGC.prev < 0 || bulkGC.prev > bulkGCPercent {
-			debug.SetGCPercent(bulkGC.prev)
+		// Read the setting first: setting and then putting back an "off"
+		// or higher one would let a collection start in between.
+		bulkGC.prev = gcPercent()
+		if bulkGC.prev >= 0 && bulkGC.prev < bulkGCPercent {
+			debug.SetGCPercent(bulkGCPercent)
 		}
 	}
 	bulkGC.n++
+}
+
+// gcPercent is the collector's current setting (-1: off).
+func gcPercent() int {
+	m := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	return int(int64(m[0].Value.Uint64()))
 }
 
 func (l *loader) releaseGC() {
@@ -121,7 +134,7 @@ func (l *loader) releaseGC() {
 	l.gc = false
 	bulkGC.mu.Lock()
 	defer bulkGC.mu.Unlock()
-	if bulkGC.n--; bulkGC.n == 0 {
+	if bulkGC.n--; bulkGC.n == 0 && bulkGC.prev >= 0 && bulkGC.prev < bulkGCPercent {
 		debug.SetGCPercent(bulkGC.prev)
 	}
 }
