@@ -22,15 +22,8 @@ import (
 // left in the store.
 func TestChainSinkAdoptFile(t *testing.T) {
 	dir := t.TempDir()
-	store, err := OpenChainStore(filepath.Join(dir, "snapshots"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(engine.New(), Options{})
-	f.SetChain(store)
-	te := &testEngine{t: t, f: f}
-	def := &engine.TableDef{Name: "t", Columns: []engine.ColumnDef{{Name: "id", Type: engine.TypeInt8, NotNull: true}, {Name: "v", Type: engine.TypeText}}, PrimaryKey: []int{0}}
-	te.apply(&engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpCreateTable, Table: "t", Def: def}}})
+	store, te, def := chainFixture(t, filepath.Join(dir, "snapshots"))
+	f := te.f
 	writeRows(te, def, 0, 3000, "a")
 
 	// The spool: a full dump of the state, in the data directory.

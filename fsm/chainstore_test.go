@@ -68,12 +68,10 @@ func writeRows(te *testEngine, def *engine.TableDef, from, to int, tag string) {
 	te.apply(cs)
 }
 
-// TestChainSnapshots: the first snapshot is a full chain; the next ones
-// append incremental segments that are far smaller; each snapshot id opens
-// to exactly the state it was taken at; when the increments outweigh the
-// base a new full chain starts; retention drops old chains.
-func TestChainSnapshots(t *testing.T) {
-	dir := t.TempDir()
+// chainFixture is an FSM whose snapshots go to a chain store in dir,
+// holding an empty table t (id bigint primary key, v text).
+func chainFixture(t testing.TB, dir string) (*ChainStore, *testEngine, *engine.TableDef) {
+	t.Helper()
 	store, err := OpenChainStore(dir, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +81,17 @@ func TestChainSnapshots(t *testing.T) {
 	te := &testEngine{t: t, f: f}
 	def := &engine.TableDef{Name: "t", Columns: []engine.ColumnDef{{Name: "id", Type: engine.TypeInt8, NotNull: true}, {Name: "v", Type: engine.TypeText}}, PrimaryKey: []int{0}}
 	te.apply(&engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpCreateTable, Table: "t", Def: def}}})
+	return store, te, def
+}
+
+// TestChainSnapshots: the first snapshot is a full chain; the next ones
+// append incremental segments that are far smaller; each snapshot id opens
+// to exactly the state it was taken at; when the increments outweigh the
+// base a new full chain starts; retention drops old chains.
+func TestChainSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	store, te, def := chainFixture(t, dir)
+	f := te.f
 	writeRows(te, def, 0, 5000, "a")
 	id1 := te.persist(store)
 	tip1, _ := store.Tip()
