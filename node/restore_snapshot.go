@@ -89,20 +89,16 @@ func (n *Node) spoolDir() string {
 // runSnapshot is the user restore path. r is the whole COPY input.
 func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	n := rs.n
-	spool, err := os.CreateTemp(n.spoolDir(), "restore-*.heliodump.tmp")
+	spool, err := newSpool(n.spoolDir())
 	if err != nil {
 		return "", fmt.Errorf("restore: spooling the dump: %w (nothing was changed)", err)
 	}
-	defer func() {
-		spool.Close()
-		_ = os.Remove(spool.Name())
-	}()
-	bw := bufio.NewWriterSize(spool, 1<<20)
+	defer spool.Close()
 	var head headRecorder
 	loadStart := time.Now()
-	res, err := snapshot.Load(rs.ctx, io.TeeReader(r, io.MultiWriter(&head, bw)), nil)
+	res, err := snapshot.Load(rs.ctx, io.TeeReader(r, io.MultiWriter(&head, spool)), nil)
 	if err == nil {
-		err = bw.Flush()
+		err = spool.Flush()
 	}
 	if err != nil {
 		return "", &sqlStateErr{code: "XX001", err: fmt.Errorf("restore: reading the dump: %w (nothing was changed; check the file with heliosdb-lite verify)", err)}
@@ -110,10 +106,7 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	if len(res.Segments) == 0 {
 		return "", &sqlStateErr{code: "22023", err: errors.New("restore: the input holds no complete dump segment (nothing was changed)")}
 	}
-	dumpSize, err := spool.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return "", err
-	}
+	dumpSize := spool.Size()
 	last := &res.Segments[len(res.Segments)-1]
 
 	lsn := max(n.repl.LastIndex(), last.LastLSN, n.eng.LSN()) + restoreIndexGap
@@ -125,28 +118,28 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("restore: building the restore marker: %w (nothing was changed)", err)
 	}
-	if _, err := spool.Write(tail[snapshotFileHeaderLen:]); err != nil {
+	if _, err := spool.f.Write(tail[snapshotFileHeaderLen:]); err != nil {
 		return "", fmt.Errorf("restore: spooling the dump: %w (nothing was changed)", err)
 	}
 	size := dumpSize + int64(len(tail)-snapshotFileHeaderLen)
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+	if _, err := spool.f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
 	forget := n.fsm.PrepareUserRestore(head.b, final.State)
 	start := time.Now()
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: lsn - 1, Size: size}
-	sr := &spoolReader{f: spool, size: size}
+	sr := spool.reader(size)
 	err = n.repl.UserRestore(rs.ctx, meta, sr)
 	forget()
 	if errors.Is(err, replication.ErrNotLeader) {
 		// Leadership moved while the dump was received: stage it from
 		// the spool through the new leader instead.
 		n.log.Info("restore: no longer the leader; restoring through the log instead", "restore_id", rs.id)
-		if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		if _, err := spool.f.Seek(0, io.SeekStart); err != nil {
 			return "", err
 		}
 		rs.made = false
-		return rs.run(io.LimitReader(spool, dumpSize))
+		return rs.run(io.LimitReader(spool.f, dumpSize))
 	}
 	if err != nil {
 		return "", replErr(fmt.Errorf("restore: handing the dump to raft: %w (nothing was changed)", err))
@@ -154,7 +147,7 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	installed := n.eng.Snapshot()
 	n.log.Info("restore: installed through raft's user restore", "lsn", installed.LSN(), "bytes", size,
 		"receive_and_load", start.Sub(loadStart).Round(time.Millisecond), "handover", time.Since(start).Round(time.Millisecond),
-		"prepared_state_used", installed == final.State, "spool_adopted", sr.adopted)
+		"prepared_state_used", installed == final.State, "spool_adopted", sr.adopted, "spool_direct", spool.direct)
 	rows := res.Rows
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=0 lsn=%d source_lsn=%d damaged=0",
 		len(names), rows, len(names), installed.LSN(), last.LastLSN), nil
