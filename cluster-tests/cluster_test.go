@@ -241,6 +241,11 @@ func TestFollowerBehindCompactedLogGetsSnapshot(t *testing.T) {
 	if !strings.Contains(f.log(), "copied to local snapshot") {
 		t.Errorf("%s caught up without InstallSnapshot (no \"copied to local snapshot\" in its log)", f.ID)
 	}
+	// The snapshot was loaded while it arrived and Restore installed that
+	// state (fsm/receiveload.go), not a second load of the file.
+	if !strings.Contains(f.log(), "restored snapshot (loaded while received)") {
+		t.Errorf("%s did not install the snapshot it loaded while receiving it", f.ID)
+	}
 }
 
 // A node dead past the grace period is removed from raft; it comes back

@@ -40,6 +40,10 @@ type ChainStore struct {
 	// but List/Open run concurrently with it (InstallSnapshot to a follower).
 	mu  sync.Mutex
 	tip *ChainRecord
+
+	// recv starts a load beside a full snapshot received from outside
+	// (receiveload.go); nil: none. Set before raft starts (FSM.SetChain).
+	recv func() *receiveLoad
 }
 
 // ChainRecord is the metadata of one snapshot.
@@ -267,6 +271,7 @@ type chainSink struct {
 	lsn    uint64 // set by the FSM when it knows; 0 = scan the file
 	done   bool
 	failed error
+	rl     *receiveLoad // a load fed with the bytes received, or nil
 }
 
 // ID is the snapshot id.
@@ -304,12 +309,17 @@ func (k *chainSink) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		k.n += int64(len(buf))
+		if k.rl != nil {
+			k.rl.write(buf)
+		}
 		return len(p), nil
 	}
 	n, err := k.f.Write(p)
 	k.n += int64(n)
 	if err != nil {
 		k.failed = err
+	} else if k.rl != nil {
+		k.rl.write(p)
 	}
 	return n, err
 }
@@ -365,6 +375,11 @@ func (k *chainSink) begin() error {
 			return fmt.Errorf("fsm: snapshot %s: %w", k.meta.ID, err)
 		}
 		k.f = f
+		if k.lsn == 0 && s.recv != nil {
+			// Received, not persisted here (Persist sets the LSN first):
+			// load it while it arrives.
+			k.rl = s.recv()
+		}
 		return nil
 	}
 	tip, ok := s.Tip()
@@ -390,8 +405,23 @@ func (k *chainSink) begin() error {
 	return nil
 }
 
-// Close makes the snapshot durable and visible.
+// Close makes the snapshot durable and visible. A load that ran beside a
+// received snapshot is finished first (its state parked for Restore) or,
+// if the snapshot failed, stopped.
 func (k *chainSink) Close() error {
+	err := k.close()
+	if rl := k.rl; rl != nil {
+		k.rl = nil
+		if err == nil {
+			rl.finish()
+		} else {
+			rl.cancel()
+		}
+	}
+	return err
+}
+
+func (k *chainSink) close() error {
 	if k.done {
 		return nil
 	}
@@ -470,6 +500,10 @@ func (k *chainSink) Cancel() error {
 	}
 	k.done = true
 	k.abort()
+	if k.rl != nil {
+		k.rl.cancel()
+		k.rl = nil
+	}
 	return nil
 }
 

@@ -77,7 +77,12 @@ func New(e *engine.Engine, opts Options) *FSM {
 
 // SetChain makes Persist write incremental snapshots into c. Call it before
 // raft starts (the replication layer opens the store, then raft).
-func (f *FSM) SetChain(c *ChainStore) { f.opts.Chain = c }
+// A full snapshot the store receives from a leader is loaded while it
+// arrives (receiveload.go).
+func (f *FSM) SetChain(c *ChainStore) {
+	f.opts.Chain = c
+	c.recv = f.startReceiveLoad
+}
 
 // Engine returns the engine the FSM applies to.
 func (f *FSM) Engine() *engine.Engine { return f.eng }
@@ -134,7 +139,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if st != nil {
 		f.eng.Install(st)
 		f.aeReset()
-		f.log.Info("restored user snapshot (loaded while received)", "lsn", st.LSN())
+		f.log.Info("restored snapshot (loaded while received)", "lsn", st.LSN())
 		return nil
 	}
 	res, err := snapshot.Load(context.Background(), r, nil)
