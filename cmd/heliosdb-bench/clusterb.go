@@ -23,7 +23,7 @@ import (
 // runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
 var (
 	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
-	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), inproc or wire; writes a file only if -out is given")
+	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), inproc, wire or pgbench (pgbench on PostgreSQL, our single node and cluster A); writes a file only if -out is given")
 	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
 	dumpBaseline  = flag.Duration("dump-baseline", 3*time.Second, "length of the no-dump write window the cluster dump's p99 is compared with (at large sizes make it long enough to contain what the dump window contains, e.g. raft snapshots)")
 	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
@@ -44,8 +44,11 @@ func applyOnly(cfg *config) {
 
 // runOnly runs the part -only names, in place of the whole run.
 func runOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(string, ...any)) (*report, error) {
+	if *onlyPart == "pgbench" {
+		return runPGBenchOnly(ctx, cfg, rep, l, logf) // pgbench.go
+	}
 	if *onlyPart != "clusterb" {
-		return rep, fmt.Errorf("-only %q: the parts that run alone are clusterb, inproc and wire", *onlyPart)
+		return rep, fmt.Errorf("-only %q: the parts that run alone are clusterb, inproc, wire and pgbench", *onlyPart)
 	}
 	logf("building heliosdb-lite (product and heliosdb_debug builds)")
 	bins, err := l.build(ctx)

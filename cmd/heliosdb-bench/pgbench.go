@@ -233,3 +233,33 @@ func copyChunks(ctx context.Context, conn *pgx.Conn, target string, n int, line 
 	}
 	return nil
 }
+
+// runPGBenchOnly is -only pgbench: the pgbench rows alone, PostgreSQL's
+// and ours (single node and cluster A) in the same run.
+func runPGBenchOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(string, ...any)) (*report, error) {
+	var anchor map[string][]pgbenchResult
+	anchorErr := ""
+	if err := ensureTool(cfg, pgBin("postgres"), "postgresql", logf); err != nil {
+		anchorErr = err.Error()
+	} else if pg, err := startPG(ctx, logf); err != nil {
+		anchorErr = err.Error()
+	} else {
+		logf("pgbench on PostgreSQL")
+		env := []string{"PGHOST=" + pg.dir, "PGPORT=" + strconv.Itoa(pg.port), "PGUSER=postgres"}
+		if anchor, err = pgbenchSeries(ctx, cfg, env, "postgres", ""); err != nil {
+			anchorErr = err.Error()
+		}
+		pg.stop()
+	}
+	logf("building heliosdb-lite")
+	bins, err := l.build(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if a := pgbenchOurs(ctx, cfg, rep, l, bins.normal, anchor, anchorErr, logf); a != nil {
+		a.stop()
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	rep.Env = append(rep.Env, fmt.Sprintf("pgbench only (-only pgbench): elapsed %s", rep.Elapsed.Round(time.Second)))
+	return rep, ctx.Err()
+}
