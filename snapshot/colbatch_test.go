@@ -69,33 +69,9 @@ func colCase(t testing.TB) ([]byte, int) {
 func TestColumnLayoutRoundTrip(t *testing.T) {
 	raw, n := colCase(t)
 	var e colEncoder
-	cols, err := e.encode(nil, raw, n)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d colDecoder
 	var h rowHasher
-	h.reset("t")
-	rows := make([]Row, n)
-	got, sum, err := d.decode(nil, cols, rows, len(raw), &h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, raw) {
-		t.Fatalf("rebuilt rows differ:\n%x\n%x", got, raw)
-	}
-	// The rows and hashes are those of the row layout's decoder.
-	want := make([]Row, n)
-	wsum, _, err := decodeRows(&h, raw, want)
-	if err != nil || wsum != sum {
-		t.Fatalf("hash sum %x, row layout %x (%v)", sum, wsum, err)
-	}
-	for i := range rows {
-		w, g := want[i], rows[i]
-		if !bytes.Equal(w.Key, g.Key) || !bytes.Equal(w.Enc, g.Enc) || w.LSN != g.LSN || w.Hash != g.Hash || w.Hash != engine.RowHash("t", string(w.Key), string(w.Enc)) {
-			t.Fatalf("row %d: %+v, want %+v", i, g, w)
-		}
-	}
+	cols, got, rows := columnRoundTrip(t, &e, &d, &h, raw, n)
 	// The encoder's buffers are reused: a second, different batch.
 	raw2 := colRaw(t, [][]byte{[]byte("k")}, []engine.Row{{int64(9)}}, []uint64{1})
 	cols2, err := e.encode(nil, raw2, 1)
@@ -371,29 +347,11 @@ func TestColumnRebuildUniform(t *testing.T) {
 	}
 	raw := colRaw(t, keys, rows, lsns)
 	var e colEncoder
-	cols, err := e.encode(nil, raw, n)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d colDecoder
 	var h rowHasher
-	h.reset("t")
-	got := make([]Row, n)
-	out, sum, err := d.decode(nil, cols, got, len(raw), &h)
-	if err != nil || !bytes.Equal(out, raw) {
-		t.Fatalf("rebuilt rows differ (%v)", err)
-	}
+	cols, _, got := columnRoundTrip(t, &e, &d, &h, raw, n)
 	if len(d.prog) != 4 {
 		t.Fatalf("column rebuild not taken (%d values per row)", len(d.prog))
-	}
-	want := make([]Row, n)
-	if wsum, _, err := decodeRows(&h, raw, want); err != nil || wsum != sum {
-		t.Fatalf("hash sum %x, row layout %x (%v)", sum, wsum, err)
-	}
-	for i := range got {
-		if !bytes.Equal(got[i].Key, want[i].Key) || !bytes.Equal(got[i].Enc, want[i].Enc) || got[i].LSN != want[i].LSN || got[i].Hash != want[i].Hash {
-			t.Fatalf("row %d: %+v, want %+v", i, got[i], want[i])
-		}
 	}
 	for _, c := range []struct{ count, rawLen int }{{n - 1, len(raw)}, {n + 1, len(raw)}, {n, len(raw) - 1}, {n, len(raw) + 1}, {n, 0}} {
 		if _, _, err := d.decode(nil, cols, make([]Row, c.count), c.rawLen, &h); err == nil {
@@ -485,4 +443,34 @@ func TestColumnRebuildShapeAgrees(t *testing.T) {
 			}
 		}
 	}
+}
+
+// columnRoundTrip encodes the raw row batch raw (n rows) into the column
+// layout and decodes it back, failing unless the rebuilt bytes are raw and
+// the rows and hashes are those of the row layout's decoder (and of
+// engine.RowHash). It returns the column layout, the rebuilt bytes and the
+// rows.
+func columnRoundTrip(t *testing.T, e *colEncoder, d *colDecoder, h *rowHasher, raw []byte, n int) (cols, out []byte, got []Row) {
+	t.Helper()
+	cols, err := e.encode(nil, raw, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reset("t")
+	got = make([]Row, n)
+	out, sum, err := d.decode(nil, cols, got, len(raw), h)
+	if err != nil || !bytes.Equal(out, raw) {
+		t.Fatalf("rebuilt rows differ (%v):\n%x\n%x", err, out, raw)
+	}
+	want := make([]Row, n)
+	if wsum, _, err := decodeRows(h, raw, want); err != nil || wsum != sum {
+		t.Fatalf("hash sum %x, row layout %x (%v)", sum, wsum, err)
+	}
+	for i := range got {
+		w, g := want[i], got[i]
+		if !bytes.Equal(w.Key, g.Key) || !bytes.Equal(w.Enc, g.Enc) || w.LSN != g.LSN || w.Hash != g.Hash || w.Hash != engine.RowHash("t", string(w.Key), string(w.Enc)) {
+			t.Fatalf("row %d: %+v, want %+v", i, g, w)
+		}
+	}
+	return cols, out, got
 }
