@@ -418,16 +418,9 @@ func (w *Writer) BeginSegment(h SegmentHeader, schemas []TableSchema) error {
 // hash must be engine.RowHash(table, key, enc) (RowRef.Hash). The strings
 // are copied before WriteRow returns.
 func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
-	s := w.seg
-	if s == nil || t < 0 || t >= len(s.stats) {
-		return w.fail(fmt.Errorf("snapshot: WriteRow to table %d outside a segment or out of range", t))
-	}
-	b := &s.rows
-	if b.table != t {
-		if err := w.flush(secRowBatch, b); err != nil {
-			return err
-		}
-		b.table = t
+	b, err := w.rowBatch(t, "WriteRow to table")
+	if err != nil {
+		return err
 	}
 	if b.raw == nil {
 		b.raw = getBuf()
@@ -445,6 +438,24 @@ func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
 	return w.err
 }
 
+// rowBatch returns the open segment's row batch for rows of table
+// t, flushing the batch first if it holds another table's rows. what names
+// the call in the error for a table outside a segment or out of range.
+func (w *Writer) rowBatch(t int, what string) (*openBatch, error) {
+	s := w.seg
+	if s == nil || t < 0 || t >= len(s.stats) {
+		return nil, w.fail(fmt.Errorf("snapshot: %s %d outside a segment or out of range", what, t))
+	}
+	b := &s.rows
+	if b.table != t {
+		if err := w.flush(secRowBatch, b); err != nil {
+			return nil, err
+		}
+		b.table = t
+	}
+	return b, nil
+}
+
 // writeRecords adds the rows of run to table ordinal t, as WriteRow would
 // one by one (the same bytes and batch boundaries). A row entry is the
 // engine record with its LSN moved to the end: the record is
@@ -457,16 +468,9 @@ func (w *Writer) WriteRow(t int, key, enc string, lsn, hash uint64) error {
 //
 // so each row is copied as three spans, with no varint re-encoded.
 func (w *Writer) writeRecords(t int, run engine.RecordRun) error {
-	s := w.seg
-	if s == nil || t < 0 || t >= len(s.stats) {
-		return w.fail(fmt.Errorf("snapshot: rows for table %d outside a segment or out of range", t))
-	}
-	b := &s.rows
-	if b.table != t {
-		if err := w.flush(secRowBatch, b); err != nil {
-			return err
-		}
-		b.table = t
+	b, err := w.rowBatch(t, "rows for table")
+	if err != nil {
+		return err
 	}
 	limit := w.opts.BatchSize
 	raw, count, hash := b.raw, b.count, b.hash
