@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,9 +131,15 @@ type Summary struct {
 }
 
 // Writer streams segments into an io.Writer. Rows are gathered into
-// batches that worker goroutines compress in parallel; batches are written
-// in the order they were filled, so the output is deterministic. Memory is
-// bounded by about 3 x Workers batches.
+// batches that worker goroutines compress in parallel; an output goroutine
+// writes the finished batches in the order they were filled, so the output
+// is deterministic and filling the next batch overlaps writing the last
+// one (over a socket, the write is a copy into the kernel as long as the
+// fill). Memory is bounded by about 3 x Workers batches.
+//
+// Small sections (segment header, schemas, footer) are written by the
+// filling goroutine itself, and only when no batch is pending: the output
+// goroutine is then idle, so the two never write at the same time.
 //
 // A Writer is used by one goroutine. Close must be called; it stops the
 // workers and is safe to call twice. After any error the Writer is dead.
@@ -141,10 +148,12 @@ type Writer struct {
 	opts WriterOptions
 	off  int64 // bytes written to w
 
-	jobs        chan *job
+	jobs        chan *job // to the compression workers
+	out         chan *job // to the output goroutine, in output order
 	wg          sync.WaitGroup
-	pending     []*job // submitted, in output order
+	pending     []*job // submitted, in output order, not yet drained
 	maxInFlight int
+	abandon     atomic.Bool // set by Close: pending batches are not written
 	err         error
 	closed      bool
 
@@ -162,6 +171,10 @@ type job struct {
 	tail [frameTrailer]byte
 	pcrc uint32 // payload CRC
 	done chan struct{}
+
+	written chan struct{} // closed by the output goroutine after writing
+	n       int           // bytes written by the output goroutine
+	werr    error         // its write error
 }
 
 // size is the section's length in the output.
@@ -226,18 +239,49 @@ func newWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	opts.fill()
-	wr := &Writer{w: w, opts: opts, jobs: make(chan *job, opts.Workers), maxInFlight: 2*opts.Workers + 2}
+	inFlight := 2*opts.Workers + 2
+	wr := &Writer{w: w, opts: opts, jobs: make(chan *job, opts.Workers), out: make(chan *job, inFlight), maxInFlight: inFlight}
 	for i := 0; i < opts.Workers; i++ {
 		c, err := newCompressor(opts.Compression, opts.Level)
 		if err != nil {
 			close(wr.jobs)
+			close(wr.out)
 			wr.wg.Wait()
 			return nil, err
 		}
 		wr.wg.Add(1)
 		go wr.runCompress(c, opts.Compression != CompressNone && !opts.RowBatches)
 	}
+	wr.wg.Add(1)
+	go wr.runOutput()
 	return wr, nil
+}
+
+// runOutput writes the batches sent to out, in that order, each once its
+// worker is done with it. After a write error, or once Close has abandoned
+// the pending batches, it writes nothing more (drain reports the error) but
+// still marks every job written. It ends when out is closed (Close).
+func (w *Writer) runOutput() {
+	defer w.wg.Done()
+	var failed error
+	for j := range w.out {
+		<-j.done
+		if failed == nil && w.abandon.Load() {
+			failed = ErrClosed
+		}
+		if failed == nil {
+			for _, b := range [][]byte{j.head, j.body, j.tail[:]} {
+				n, err := w.w.Write(b)
+				j.n += n
+				if err != nil {
+					failed = err
+					break
+				}
+			}
+		}
+		j.werr = failed
+		close(j.written)
+	}
 }
 
 // runCompress is one worker: it turns raw batches into finished sections,
@@ -332,20 +376,22 @@ func (w *Writer) chainSection(typ byte, pcrc uint32) {
 	w.seg.sections++
 }
 
-// drain writes finished batches until at most keep are pending.
+// drain waits for written batches until at most keep are pending, and
+// accounts for them (offset, stored size, segment checksum) in order.
 func (w *Writer) drain(keep int) error {
 	for len(w.pending) > keep {
 		j := w.pending[0]
-		<-j.done
+		<-j.written
 		w.pending[0] = nil
 		w.pending = w.pending[1:]
+		w.off += int64(j.n)
+		if j.werr != nil {
+			w.fail(fmt.Errorf("snapshot: write: %w", j.werr))
+		}
 		if w.err == nil {
 			st := &w.seg.stats[j.hdr.ord]
 			st.Stored += uint64(j.size() - frameHeaderLen - frameTrailer)
 			w.chainSection(j.typ, j.pcrc)
-			_ = w.writeRaw(j.head)
-			_ = w.writeRaw(j.body)
-			_ = w.writeRaw(j.tail[:])
 		}
 		putBuf(j.raw)
 		if j.comp != nil {
@@ -537,7 +583,7 @@ func (w *Writer) flush(typ byte, b *openBatch) error {
 		return nil
 	}
 	st := &w.seg.stats[b.table]
-	j := &job{typ: typ, raw: b.raw, done: make(chan struct{})}
+	j := &job{typ: typ, raw: b.raw, done: make(chan struct{}), written: make(chan struct{})}
 	j.hdr = batchHeader{ord: b.table, index: int(st.Batches), count: b.count, rawLen: len(b.raw)}
 	if typ == secRowBatch {
 		j.hdr.firstRow = st.Rows
@@ -552,6 +598,7 @@ func (w *Writer) flush(typ byte, b *openBatch) error {
 	b.raw, b.count, b.hash = nil, 0, 0
 	w.pending = append(w.pending, j)
 	w.jobs <- j
+	w.out <- j
 	return w.drain(w.maxInFlight)
 }
 
@@ -610,11 +657,13 @@ func (w *Writer) Close() error {
 		w.err = ErrClosed
 		defer func() { w.err = ErrClosed }()
 	}
+	w.abandon.Store(true)
 	for _, j := range w.pending {
-		<-j.done
+		<-j.written
 	}
 	w.pending = nil
 	close(w.jobs)
+	close(w.out)
 	w.wg.Wait()
 	if w.seg != nil {
 		w.seg = nil
