@@ -297,8 +297,7 @@ func (c *conn) copyIn(res *Result) error {
 // copyInReader presents the CopyData stream as an io.Reader.
 type copyInReader struct {
 	c        *conn
-	buf      []byte // unread part of the last CopyData
-	store    []byte // backing array reused for buf
+	buf      []byte // unread part of the last CopyData (the receive buffer)
 	finished bool   // CopyDone or CopyFail seen
 	failErr  error  // from CopyFail
 	fatalErr error  // I/O or protocol error: the connection ends
@@ -330,10 +329,10 @@ func (r *copyInReader) next() {
 	}
 	switch m := msg.(type) {
 	case *pgproto3.CopyData:
-		// m.Data aliases the receive buffer, valid only until the next
-		// Receive.
-		r.store = append(r.store[:0], m.Data...)
-		r.buf = r.store
+		// m.Data aliases the receive buffer and is valid until the next
+		// Receive, which Read calls only once buf is used up: it is read
+		// in place, not copied.
+		r.buf = m.Data
 	case *pgproto3.CopyDone:
 		r.finished = true
 	case *pgproto3.CopyFail:
