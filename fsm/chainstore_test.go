@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -170,5 +171,43 @@ func TestChainSnapshots(t *testing.T) {
 	}
 	if !bytes.Equal(engine.Canonical(f2.eng.Snapshot()), engine.Canonical(f.eng.Snapshot())) {
 		t.Fatal("FSM restore differs")
+	}
+}
+
+// TestChainRetentionRemovesOldChains: once no retained snapshot names a
+// chain file, the file is deleted (in the background, after the commit:
+// WaitRemovals waits for it), and the store's files are exactly the
+// retained chain and records.
+func TestChainRetentionRemovesOldChains(t *testing.T) {
+	dir := t.TempDir()
+	store, te, def := chainFixture(t, dir)
+	store.retain = 1
+	writeRows(te, def, 0, 2000, "a")
+	te.persist(store)
+	first, _ := store.Tip()
+	// Rewriting every row twice makes the increments outweigh the base:
+	// the snapshot after that starts a new chain.
+	for _, tag := range []string{"b", "c", "d"} {
+		writeRows(te, def, 0, 2000, tag)
+		te.persist(store)
+	}
+	last, _ := store.Tip()
+	if last.Chain == first.Chain {
+		t.Fatalf("no new chain was started: %+v", last)
+	}
+	store.WaitRemovals()
+	ents, err := os.ReadDir(store.chainsDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != last.Chain {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("chain files %v, want only the retained %s", names, last.Chain)
+	}
+	if metas, _ := store.List(); len(metas) != 1 || metas[0].ID != last.Meta.ID {
+		t.Fatalf("records: %v", metas)
 	}
 }

@@ -31,9 +31,12 @@ type Node struct {
 	eng  *engine.Engine
 	fsm  *fsm.FSM
 	repl *replication.Node
-	db   *sql.DB
-	pg   *pgwire.Server
-	pgLn net.Listener
+	// chains is the on-disk snapshot store (nil in memory), set when raft
+	// opens it.
+	chains *fsm.ChainStore
+	db     *sql.DB
+	pg     *pgwire.Server
+	pgLn   net.Listener
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -198,6 +201,7 @@ func (n *Node) replicationConfig() (replication.Config, error) {
 			return nil, err
 		}
 		n.fsm.SetChain(cs)
+		n.chains = cs
 		return cs, nil
 	}
 	if cfg.Raft.SnapshotThreshold > 0 {
@@ -299,6 +303,9 @@ func (n *Node) closeSteps() error {
 		err = rerr
 	}
 	n.wg.Wait()
+	if n.chains != nil {
+		n.chains.WaitRemovals() // no file deletion outlives the node
+	}
 	return err
 }
 
