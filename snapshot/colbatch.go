@@ -328,7 +328,7 @@ func uvarint8(x uint64) (uint64, uint8) {
 	v := x&(1<<28-1) | x>>28<<32
 	v = v&0x00003fff00003fff | v&0x0fffc0000fffc000<<2
 	v = v&0x007f007f007f007f | v&0x3f803f803f803f80<<1
-	return v | 0x8080808080808080&(1<<(8*(n-1))-1), uint8(n)
+	return v | 0x8080808080808080&(1<<(uint(8*(n-1))&63)-1), uint8(n) // &63: no shift-range check
 }
 
 func uvarintSize(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
@@ -536,9 +536,8 @@ func varintAt(data []byte, off int) (int64, int) {
 	if off+8 <= len(data) {
 		x := binary.LittleEndian.Uint64(data[off:])
 		if stop := ^x & 0x8080808080808080; stop != 0 {
-			n := bits.TrailingZeros64(stop)/8 + 1           // bytes of the varint
-			x = compact7(x & (1<<(8*n-1) - 1 | 1<<(8*n-1))) // n bytes (n <= 8)
-			return int64(x>>1) ^ -int64(x&1), n
+			x = compact7(x & (stop ^ (stop - 1))) // the bytes up to the stop bit
+			return int64(x>>1) ^ -int64(x&1), bits.TrailingZeros64(stop)/8 + 1
 		}
 	}
 	if off >= len(data) {

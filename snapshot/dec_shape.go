@@ -150,12 +150,13 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 				b, co := op.data, op.co
 				var dv int64
 				if co+8 <= len(b) && ^binary.LittleEndian.Uint64(b[co:])&0x8080808080808080 != 0 {
-					// up to eight bytes, eight readable: no loop
+					// up to eight bytes, eight readable: no loop; the
+					// bytes up to the lowest stop bit, without a shift
 					u := binary.LittleEndian.Uint64(b[co:])
-					m := bits.TrailingZeros64(^u&0x8080808080808080)/8 + 1
-					u = compact7(u & (1<<(8*m) - 1))
+					stop := ^u & 0x8080808080808080
+					u = compact7(u & (stop ^ (stop - 1)))
 					dv = int64(u>>1) ^ -int64(u&1)
-					co += m
+					co += bits.TrailingZeros64(stop)/8 + 1
 				} else {
 					var m int
 					if dv, m = varintAt(b, co); m <= 0 {
