@@ -204,7 +204,7 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		}
 		el := p - es
 		if el < 0x80 {
-			out[es-1] = byte(el)
+			out[es-1] = 0 // the length once the row is hashed (hashGroup.hash)
 		} else {
 			w := uvarintSize(uint64(el))
 			if p+w-1 > rawLen {
@@ -250,29 +250,4 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		return colBad("rows take %d bytes, raw length says %d", p, rawLen)
 	}
 	return out[:rawLen], sum, nil
-}
-
-// hashGroup holds rows written and not yet hashed: key offset and length,
-// encoding offset and length, LSN.
-type hashGroup struct {
-	kp, kl, es, el [64]int32
-	lsn            [64]uint64
-}
-
-// hash hashes the group's first len(rows) rows, sets rows and returns
-// the sum of their hashes.
-func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
-	var sum uint64
-	for j := range rows {
-		kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
-		var hv uint64
-		if es == kp+l+1 && es+el+8 <= len(out) {
-			hv = h.hashRun(out, kp, l, el)
-		} else {
-			hv = h.hash(out[kp:kp+l], out[es:es+el])
-		}
-		setRow(&rows[j], out[kp:kp+l:kp+l], out[es:es+el:es+el], g.lsn[j], hv)
-		sum += hv
-	}
-	return sum
 }

@@ -561,14 +561,15 @@ func checkRows(p *pending, b *Batch) error {
 }
 
 // rowHasher computes engine.RowHash(table, key, enc) for the rows of one
-// table: in place with hashRun (rowhash.go) when the row's bytes allow it,
+// table: in place with hashWin (rowhash.go) when the row's bytes allow it,
 // else its scratch holds "table 0x00 key 0x00 enc", hashed in one call
 // instead of five streaming writes.
 type rowHasher struct {
 	table   string
 	scratch []byte
 	pre     int
-	pad     []byte // the scratch's prefix and 8 zero bytes (hashRun)
+	pw, pm  [4]uint64 // the prefix as words and their masks (hashWin)
+	pwOK    bool      // the prefix fits pw (hashWin may be used)
 }
 
 func (h *rowHasher) reset(table string) {
@@ -578,7 +579,7 @@ func (h *rowHasher) reset(table string) {
 	h.table = table
 	h.scratch = append(append(h.scratch[:0], engine.BaseName(table)...), 0)
 	h.pre = len(h.scratch)
-	h.pad = append(append(h.pad[:0], h.scratch...), make([]byte, 8)...)
+	h.prefixWords()
 }
 
 func (h *rowHasher) hash(key, enc []byte) uint64 {
@@ -593,41 +594,46 @@ func (h *rowHasher) hash(key, enc []byte) uint64 {
 // one (the hash the engine would compute: one pass here, in the decode
 // workers, and the loader hands it to the engine instead of hashing
 // again). It returns their hash sum, the bytes consumed and the first
-// error.
+// error. Rows are hashed in groups after they are parsed, in place
+// (hashGroup.hash): a row's one-byte length is zero in data while its
+// group is parsed and hashed, and is put back afterwards.
 func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
-	var sum uint64
+	var (
+		sum uint64
+		g   hashGroup
+		ng  int
+	)
 	off := 0
 	for i := range rows {
 		k, n := uvarintAt(data, off)
 		if n <= 0 || k > uint64(len(data)-off-n) {
-			return sum, off, fmt.Errorf("bad key length at offset %d", off)
+			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad key length at offset %d", off)
 		}
 		off += n
 		ks := off
-		key := data[off : off+int(k) : off+int(k)]
 		off += int(k)
 		e, en := uvarintAt(data, off)
 		if en <= 0 || e > uint64(len(data)-off-en) {
-			return sum, off, fmt.Errorf("bad row length at offset %d", off)
+			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad row length at offset %d", off)
+		}
+		if en == 1 {
+			data[off] = 0 // put back by g.hash
 		}
 		off += en
-		enc := data[off : off+int(e) : off+int(e)]
+		es := off
 		off += int(e)
 		lsn, n := uvarintAt(data, off)
 		if n <= 0 {
-			return sum, off, fmt.Errorf("bad lsn at offset %d", off)
+			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad lsn at offset %d", off)
 		}
 		off += n
-		var hv uint64
-		if en == 1 && ks+int(k)+1+int(e)+8 <= len(data) {
-			hv = h.hashRun(data, ks, int(k), int(e))
-		} else {
-			hv = h.hash(key, enc)
+		g.kp[ng], g.kl[ng], g.es[ng], g.el[ng], g.lsn[ng] = int32(ks), int32(k), int32(es), int32(e), lsn
+		if ng++; ng == len(g.kp) {
+			sum += g.hash(h, data, rows[i+1-ng:i+1])
+			ng = 0
 		}
-		setRow(&rows[i], key, enc, lsn, hv)
-		sum += hv
 	}
-	return sum, off, nil
+	return sum + g.hash(h, data, rows[len(rows)-ng:]), off, nil
 }
 
 // setRow stores a row field by field: while the garbage collector marks,

@@ -9,12 +9,15 @@ import (
 // of "table 0x00 key 0x00 enc". In a raw row entry, key and enc are
 // separated by enc's length, which is one byte for a row shorter than 128
 // bytes, so "key len enc" is one contiguous run of the batch buffer: the
-// hash below reads it in place, with the length byte taken as 0x00 and the
-// table prefix taken from the hasher, instead of copying the row into a
-// scratch buffer (whose freshly stored bytes the hash's wider loads could
-// not take from the store buffer). The algorithm is the XXH64 of the
-// specification; TestRowHashInPlace and the fuzz targets check it against
-// engine.RowHash.
+// decoders set that byte to zero until the row is hashed, and the hash
+// reads the window of the table prefix's length before the key and the
+// run in place, with the window's first bytes replaced by the prefix as
+// it loads them, instead of copying the row into a scratch buffer (whose
+// freshly stored bytes the hash's wider loads could not take from the
+// store buffer). Rows are hashed two at a time (hashWin2): one XXH64 of a
+// short input is a chain of dependent multiplies. The algorithm is the
+// XXH64 of the specification; TestRowHashInPlace and the fuzz targets
+// check it against engine.RowHash.
 
 const (
 	xxPrime1 uint64 = 11400714785074694791
@@ -35,68 +38,85 @@ func xxMerge(acc, v uint64) uint64 {
 	return acc*xxPrime1 + xxPrime4
 }
 
-// hashRun returns engine.RowHash(h.table, key, enc) of the row whose key
-// is b[ks:ks+kl] and whose encoding follows one byte later and takes el
-// bytes (the byte between them is not read as it is). b must hold eight
-// readable bytes after the encoding's end: the hash loads whole words.
-func (h *rowHasher) hashRun(b []byte, ks, kl, el int) uint64 {
-	pl := h.pre
-	pad := h.pad
-	rl := kl + 1 + el // the run
-	n := pl + rl
-	r := b[ks : ks+rl+8 : ks+rl+8]
-	sep := uint(kl)
-	// word returns the 8 bytes of the hashed input at offset p, little
-	// endian; past its end they are whatever follows in b.
-	word := func(p int) uint64 {
-		if p >= pl {
-			q := p - pl
-			x := binary.LittleEndian.Uint64(r[q:])
-			if d := sep - uint(q); d < 8 {
-				x &^= 0xff << (8 * d)
-			}
-			return x
-		}
-		x := binary.LittleEndian.Uint64(pad[p:])
-		s := uint(pl - p)
-		if s >= 8 {
-			return x
-		}
-		y := binary.LittleEndian.Uint64(r)
-		if sep < 8 {
-			y &^= 0xff << (8 * sep)
-		}
-		return x | y<<(8*s)
+// prefixWords sets h.pw and h.pm for hashWin: the table prefix as the
+// first four words of the hashed input (bytes and mask of the bytes it
+// takes); pwOK reports whether the prefix fits them (32 bytes or less).
+func (h *rowHasher) prefixWords() {
+	h.pw, h.pm = [4]uint64{}, [4]uint64{}
+	h.pwOK = h.pre <= 32
+	if !h.pwOK {
+		return
 	}
-	p := 0
-	var acc uint64
-	if n >= 32 {
-		p1, p2 := xxPrime1, xxPrime2 // variables: the seeds wrap around
-		v1 := p1 + p2
-		v2 := p2
-		v3 := uint64(0)
-		v4 := -p1
-		for ; p+32 <= n; p += 32 {
-			v1 = xxRound(v1, word(p))
-			v2 = xxRound(v2, word(p+8))
-			v3 = xxRound(v3, word(p+16))
-			v4 = xxRound(v4, word(p+24))
-		}
-		acc = bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
-		acc = xxMerge(acc, v1)
-		acc = xxMerge(acc, v2)
-		acc = xxMerge(acc, v3)
-		acc = xxMerge(acc, v4)
-	} else {
-		acc = xxPrime5
+	for i := 0; i < h.pre; i++ {
+		h.pw[i/8] |= uint64(h.scratch[i]) << (8 * (i % 8))
+		h.pm[i/8] |= 0xff << (8 * (i % 8))
 	}
-	acc += uint64(n)
+}
+
+// hashWin returns XXH64 of the n >= 32 bytes of b at base with the first
+// h.pre of them taken as the table prefix instead: with the key at
+// base+h.pre, a zero byte after it and the encoding after that,
+// engine.RowHash of the row. What b holds before the key is not read as it
+// is, so the caller needs no copy; it must make the byte after the key
+// zero (its length) until the hash is taken. b must hold eight readable
+// bytes after the window (whole-word loads), and h.pwOK must hold.
+func (h *rowHasher) hashWin(b []byte, base, n int) uint64 {
+	r := b[base : base+n+8 : base+n+8]
+	p1, p2 := xxPrime1, xxPrime2 // variables: the seeds wrap around
+	v1 := xxRound(p1+p2, binary.LittleEndian.Uint64(r)&^h.pm[0]|h.pw[0])
+	v2 := xxRound(p2, binary.LittleEndian.Uint64(r[8:])&^h.pm[1]|h.pw[1])
+	v3 := xxRound(0, binary.LittleEndian.Uint64(r[16:])&^h.pm[2]|h.pw[2])
+	v4 := xxRound(-p1, binary.LittleEndian.Uint64(r[24:])&^h.pm[3]|h.pw[3])
+	p := 32
+	for ; p+32 <= n; p += 32 {
+		v1 = xxRound(v1, binary.LittleEndian.Uint64(r[p:]))
+		v2 = xxRound(v2, binary.LittleEndian.Uint64(r[p+8:]))
+		v3 = xxRound(v3, binary.LittleEndian.Uint64(r[p+16:]))
+		v4 = xxRound(v4, binary.LittleEndian.Uint64(r[p+24:]))
+	}
+	acc := bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+	acc = xxMerge(acc, v1)
+	acc = xxMerge(acc, v2)
+	acc = xxMerge(acc, v3)
+	acc = xxMerge(acc, v4)
+	return xxAvalanche(xxTail(acc+uint64(n), r, p, n))
+}
+
+// hashWin2 is hashWin of two windows, their first stripes and merges
+// interleaved when both take one stripe (32 to 63 bytes, most rows): one
+// row's hash is a chain of dependent multiplies, two chains side by side
+// keep the core busy.
+func (h *rowHasher) hashWin2(b []byte, b0, n0, b1, n1 int) (uint64, uint64) {
+	if n0 >= 64 || n1 >= 64 {
+		return h.hashWin(b, b0, n0), h.hashWin(b, b1, n1)
+	}
+	r0 := b[b0 : b0+n0+8 : b0+n0+8]
+	r1 := b[b1 : b1+n1+8 : b1+n1+8]
+	pw0, pw1, pw2, pw3 := h.pw[0], h.pw[1], h.pw[2], h.pw[3]
+	pm0, pm1, pm2, pm3 := h.pm[0], h.pm[1], h.pm[2], h.pm[3]
+	p1, p2 := xxPrime1, xxPrime2 // variables: the seeds wrap around
+	x0, y0 := xxRound(p1+p2, binary.LittleEndian.Uint64(r0)&^pm0|pw0), xxRound(p1+p2, binary.LittleEndian.Uint64(r1)&^pm0|pw0)
+	x1, y1 := xxRound(p2, binary.LittleEndian.Uint64(r0[8:])&^pm1|pw1), xxRound(p2, binary.LittleEndian.Uint64(r1[8:])&^pm1|pw1)
+	x2, y2 := xxRound(0, binary.LittleEndian.Uint64(r0[16:])&^pm2|pw2), xxRound(0, binary.LittleEndian.Uint64(r1[16:])&^pm2|pw2)
+	x3, y3 := xxRound(-p1, binary.LittleEndian.Uint64(r0[24:])&^pm3|pw3), xxRound(-p1, binary.LittleEndian.Uint64(r1[24:])&^pm3|pw3)
+	a0 := bits.RotateLeft64(x0, 1) + bits.RotateLeft64(x1, 7) + bits.RotateLeft64(x2, 12) + bits.RotateLeft64(x3, 18)
+	a1 := bits.RotateLeft64(y0, 1) + bits.RotateLeft64(y1, 7) + bits.RotateLeft64(y2, 12) + bits.RotateLeft64(y3, 18)
+	a0, a1 = xxMerge(a0, x0), xxMerge(a1, y0)
+	a0, a1 = xxMerge(a0, x1), xxMerge(a1, y1)
+	a0, a1 = xxMerge(a0, x2), xxMerge(a1, y2)
+	a0, a1 = xxMerge(a0, x3), xxMerge(a1, y3)
+	return xxAvalanche(xxTail(a0+uint64(n0), r0, 32, n0)), xxAvalanche(xxTail(a1+uint64(n1), r1, 32, n1))
+}
+
+// xxTail takes in the bytes of r from p to n (fewer than 32) into acc;
+// r holds eight readable bytes after n.
+func xxTail(acc uint64, r []byte, p, n int) uint64 {
 	for ; p+8 <= n; p += 8 {
-		acc ^= xxRound(0, word(p))
+		acc ^= xxRound(0, binary.LittleEndian.Uint64(r[p:]))
 		acc = bits.RotateLeft64(acc, 27)*xxPrime1 + xxPrime4
 	}
 	if p < n {
-		w := word(p)
+		w := binary.LittleEndian.Uint64(r[p:])
 		if p+4 <= n {
 			acc ^= uint64(uint32(w)) * xxPrime1
 			acc = bits.RotateLeft64(acc, 23)*xxPrime2 + xxPrime3
@@ -109,10 +129,63 @@ func (h *rowHasher) hashRun(b []byte, ks, kl, el int) uint64 {
 			w >>= 8
 		}
 	}
+	return acc
+}
+
+func xxAvalanche(acc uint64) uint64 {
 	acc ^= acc >> 33
 	acc *= xxPrime2
 	acc ^= acc >> 29
 	acc *= xxPrime3
-	acc ^= acc >> 32
-	return acc
+	return acc ^ acc>>32
+}
+
+// hashGroup holds rows written and not yet hashed: key offset and length,
+// encoding offset and length, LSN.
+type hashGroup struct {
+	kp, kl, es, el [64]int32
+	lsn            [64]uint64
+}
+
+// hash hashes the group's first len(rows) rows, sets rows and returns
+// the sum of their hashes. A row with a one-byte length (still zero in
+// out) is hashed in place (hashWin), two at a time, and gets its length
+// byte afterwards.
+func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
+	var sum uint64
+	for j := 0; j < len(rows); j++ {
+		hv, ok := uint64(0), g.window(h, out, j)
+		if ok && j+1 < len(rows) && g.window(h, out, j+1) {
+			var hw uint64
+			hv, hw = h.hashWin2(out, int(g.kp[j])-h.pre, h.pre+int(g.kl[j]+1+g.el[j]), int(g.kp[j+1])-h.pre, h.pre+int(g.kl[j+1]+1+g.el[j+1]))
+			sum += g.set(out, rows, j, hv) + g.set(out, rows, j+1, hw)
+			j++
+			continue
+		}
+		if ok {
+			hv = h.hashWin(out, int(g.kp[j])-h.pre, h.pre+int(g.kl[j]+1+g.el[j]))
+		} else {
+			kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
+			hv = h.hash(out[kp:kp+l], out[es:es+el])
+		}
+		sum += g.set(out, rows, j, hv)
+	}
+	return sum
+}
+
+// window reports whether row j of the group can be hashed by hashWin.
+func (g *hashGroup) window(h *rowHasher, out []byte, j int) bool {
+	kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
+	return es == kp+l+1 && kp >= h.pre && h.pwOK && h.pre+l+1+el >= 32 && es+el+8 <= len(out)
+}
+
+// set stores row j of the group with hash hv, writes its one-byte length
+// (zero while hashed) and returns hv.
+func (g *hashGroup) set(out []byte, rows []Row, j int, hv uint64) uint64 {
+	kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
+	if es == kp+l+1 {
+		out[es-1] = byte(el)
+	}
+	setRow(&rows[j], out[kp:kp+l:kp+l], out[es:es+el:es+el], g.lsn[j], hv)
+	return hv
 }

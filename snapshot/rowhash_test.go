@@ -8,12 +8,12 @@ import (
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
-// hashRun agrees with engine.RowHash for every prefix, key and encoding
-// length around the XXH64 block and tail boundaries, whatever bytes
-// surround the run.
+// hashWin and hashWin2 agree with engine.RowHash for every prefix, key
+// and encoding length around the XXH64 block and tail boundaries, whatever
+// bytes surround the run (its length byte zeroed).
 func TestRowHashInPlace(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	buf := make([]byte, 400)
+	buf := make([]byte, 600)
 	for _, table := range []string{"", "t", "bench", "seven77", "eight888", "a_longer_table_name_of_33_bytes_x", strings.Repeat("n", 70)} {
 		var h rowHasher
 		h.reset(table)
@@ -22,11 +22,21 @@ func TestRowHashInPlace(t *testing.T) {
 				for i := range buf {
 					buf[i] = byte(rng.Uint32())
 				}
-				ks := rng.IntN(16)
+				ks := 40 + rng.IntN(16)
 				key, enc := buf[ks:ks+kl], buf[ks+kl+1:ks+kl+1+el]
 				want := engine.RowHash(table, string(key), string(enc))
-				if got := h.hashRun(buf, ks, kl, el); got != want {
-					t.Fatalf("table %q key %d enc %d: %x, want %x", table, kl, el, got, want)
+				if n := h.pre + kl + 1 + el; h.pwOK && n >= 32 {
+					buf[ks+kl] = 0
+					if got := h.hashWin(buf, ks-h.pre, n); got != want {
+						t.Fatalf("table %q key %d enc %d: %x, want %x", table, kl, el, got, want)
+					}
+					// a second window: the row 200 bytes on, with another length
+					m := max(h.pre+kl+1+rng.IntN(100), 32)
+					copy(buf[200+ks-h.pre:], buf[ks-h.pre:ks-h.pre+m])
+					want2 := engine.RowHash(table, string(buf[200+ks:200+ks+kl]), string(buf[200+ks+kl+1:200+ks-h.pre+m]))
+					if g0, g1 := h.hashWin2(buf, ks-h.pre, n, 200+ks-h.pre, m); g0 != want || g1 != want2 {
+						t.Fatalf("pair: table %q key %d enc %d/%d: %x %x, want %x %x", table, kl, el, m, g0, g1, want, want2)
+					}
 				}
 				if got := h.hash(key, enc); got != want {
 					t.Fatalf("hash: table %q key %d enc %d: %x, want %x", table, kl, el, got, want)
@@ -38,16 +48,18 @@ func TestRowHashInPlace(t *testing.T) {
 
 // BenchmarkRowHash hashes the bench rows (parsed beforehand) on one core:
 // copied into the scratch and hashed by xxhash.Sum64 ("scratch"), or in
-// place ("inplace").
+// place with the length byte zeroed, one row at a time ("window") or two
+// ("window2").
 func BenchmarkRowHash(b *testing.B) {
 	snap, _ := benchSnap(b)
 	batches := rawBatches(b, snap)
 	type run struct {
-		b          []byte
+		b, w       []byte // w: b with the run's length byte zeroed
 		ks, kl, el int
 	}
 	var runs []run
 	for _, bt := range batches {
+		w := append([]byte(nil), bt...)
 		for off := 0; off < len(bt); {
 			kl, n := uvarintAt(bt, off)
 			ks := off + n
@@ -55,23 +67,35 @@ func BenchmarkRowHash(b *testing.B) {
 			_, n3 := uvarintAt(bt, ks+int(kl)+n2+int(el))
 			off = ks + int(kl) + n2 + int(el) + n3
 			if n2 == 1 && off+8 <= len(bt) {
-				runs = append(runs, run{bt, ks, int(kl), int(el)})
+				w[ks+int(kl)] = 0
+				runs = append(runs, run{bt, w, ks, int(kl), int(el)})
 			}
 		}
 	}
 	var h rowHasher
 	h.reset("bench")
-	for _, mode := range []string{"scratch", "inplace"} {
+	for _, mode := range []string{"scratch", "window", "window2"} {
 		b.Run(mode, func(b *testing.B) {
 			var sum uint64
 			start := processCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				for _, r := range runs {
-					if mode == "scratch" {
+				for j := 0; j < len(runs); j++ {
+					r := runs[j]
+					if n := h.pre + r.kl + 1 + r.el; mode != "scratch" && (r.ks < h.pre || n < 32) {
 						sum += h.hash(r.b[r.ks:r.ks+r.kl], r.b[r.ks+r.kl+1:r.ks+r.kl+1+r.el])
-					} else {
-						sum += h.hashRun(r.b, r.ks, r.kl, r.el)
+						continue
+					}
+					switch {
+					case mode == "window2" && j+1 < len(runs) && &runs[j+1].w[0] == &r.w[0] && h.pre+runs[j+1].kl+1+runs[j+1].el >= 32:
+						q := runs[j+1]
+						a, c := h.hashWin2(r.w, r.ks-h.pre, h.pre+r.kl+1+r.el, q.ks-h.pre, h.pre+q.kl+1+q.el)
+						sum += a + c
+						j++
+					case mode == "scratch":
+						sum += h.hash(r.b[r.ks:r.ks+r.kl], r.b[r.ks+r.kl+1:r.ks+r.kl+1+r.el])
+					default:
+						sum += h.hashWin(r.w, r.ks-h.pre, h.pre+r.kl+1+r.el)
 					}
 				}
 			}
