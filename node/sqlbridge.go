@@ -25,6 +25,10 @@ func (n *Node) sqlConfig() sql.Config {
 		// SHOW heliosdb.replication_lag (node/cluster.go).
 		ReplicationLag: n.replicationLag,
 		Version:        Version,
+		// SHOW heliosdb.node_id: which member a session is connected to
+		// (the restore CLI compares it with heliosdb.members to find the
+		// leader).
+		Settings: map[string]string{"heliosdb.node_id": n.cfg.Server.NodeID},
 		CopyTargets: map[string]sql.CopyTarget{
 			"dump":         {Out: n.copyDumpOut},
 			"restore":      {In: n.copyRestoreIn},

@@ -150,7 +150,7 @@ func (s *Session) setSetting(name, value string, local bool) error {
 		default:
 			return errorf(codeInvalidParam, "invalid value for parameter \"heliosdb.read_consistency\": %q", value).withHint("Available values: linearizable, leader_lease, local.")
 		}
-	case "server_version", "server_encoding", "server_version_num", "integer_datetimes", "max_identifier_length", "block_size", "heliosdb.replication_lag":
+	case "server_version", "server_encoding", "server_version_num", "integer_datetimes", "max_identifier_length", "block_size", "heliosdb.replication_lag", "heliosdb.node_id":
 		return errorf(codeCantChangeRuntime, "parameter %q cannot be changed", k)
 	case "client_encoding":
 		u := strings.ToUpper(strings.ReplaceAll(value, "-", ""))

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -38,7 +42,9 @@ file is cancelled (exit 3) before the server changes anything. The server
 also checks every table's rows against the dump's footer before any change.
 A clean restore of a whole dump becomes the cluster's raft snapshot in one
 step; other restores stage the rows out of sight and swap them in with one
-final step. Either way clients never see half a restore.
+final step. Either way clients never see half a restore. Pointed at a
+follower of a cluster, the restore connects to the leader when it can reach
+it (and says so on standard error).
 
 --mode clean (default): the database (or the --tables named) becomes
 exactly the dump's content. --mode append: rows are added; a primary-key
@@ -119,6 +125,7 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	if err != nil {
 		return err
 	}
+	conn = throughLeader(ctx, conn, &f.conn)
 	defer conn.Close(context.Background())
 	salv := ""
 	if f.salvage {
@@ -231,4 +238,44 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// throughLeader returns a connection to the cluster's leader when conn is
+// a follower whose cluster advertises the leader's PostgreSQL address, else
+// conn. A follower serves a restore too, but only through the log (staged
+// rows, one raft entry per batch, each forwarded to the leader); the
+// leader makes a clean restore of a whole dump the cluster's snapshot in
+// one step. Like libpq's target_session_attrs=read-write, this only picks
+// where to connect: if the leader cannot be reached from here (an address
+// inside a container network, say), the restore goes through conn. The
+// choice is reported on standard error.
+func throughLeader(ctx context.Context, conn *pgconn.PgConn, cf *connFlags) *pgconn.PgConn {
+	rows, err := query(ctx, conn.Exec(ctx, "SHOW heliosdb.node_id"))
+	if err != nil || len(rows) != 1 || rows[0][0] == "" {
+		return conn // a server without cluster metadata
+	}
+	self := rows[0][0]
+	rows, err = query(ctx, conn.Exec(ctx, "SELECT node_id, pg_addr FROM heliosdb.members WHERE role = 'leader'"))
+	if err != nil || len(rows) != 1 || rows[0][0] == self {
+		return conn // the leader already, alone, or no leader known
+	}
+	leader, addr := rows[0][0], rows[0][1]
+	host, port, err := net.SplitHostPort(addr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		fmt.Fprintf(os.Stderr, "restore: %s is a follower and the leader %s advertises no usable address (%q): restoring through the follower (staged through the log)\n", self, leader, addr)
+		return conn
+	}
+	lf := *cf
+	lf.host, lf.port = host, p
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	lc, err := lf.connect(cctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "restore: %s is a follower and the leader %s at %s cannot be reached from here (%v): restoring through the follower (staged through the log)\n", self, leader, addr, err)
+		return conn
+	}
+	fmt.Fprintf(os.Stderr, "restore: %s is a follower: restoring through the leader %s at %s\n", self, leader, addr)
+	_ = conn.Close(ctx)
+	return lc
 }
