@@ -215,7 +215,36 @@ type colOp struct {
 	n    int  // opFixed: value size
 	data []byte
 	co   int    // read offset in data
-	x    uint64 // opInt: last value
+	x    uint64 // opInt: last value, when !sv
+	s    uint64 // opInt: last value's zig-zag varint without its high bits, when sv
+	sv   bool   // opInt: the last value is in s (it is >= 0 and takes at most eight bytes)
+}
+
+// varHigh is the continuation bits of an eight-byte varint; ^varHigh its
+// 7-bit groups.
+const varHigh uint64 = 0x8080808080808080
+
+// groupsAdd adds the zig-zag varint difference at the start of w (eight
+// bytes, little endian) to the value whose zig-zag varint's groups are s
+// (an s of seven-bit groups in eight bytes, high bits clear: a value >= 0
+// whose varint takes at most eight bytes), and returns the sum's groups in
+// the same form and the difference's length in bytes. ok is false when the
+// difference takes more than eight bytes or the sum is negative or its
+// varint takes more than eight bytes: the caller then takes the general
+// way. For x >= 0 the zig-zag value is 2x, so with the difference's
+// zig-zag value u the sum's is s+u (u even, the difference >= 0) or
+// s-u-1 = s+^u (u odd), computed on the groups: the high bits of s set, a
+// carry crosses them; the carry out of the eighth group says whether the
+// sum left the range.
+func groupsAdd(s, w uint64) (sum uint64, n int, ok bool) {
+	stop := ^w & varHigh
+	if stop == 0 {
+		return 0, 0, false
+	}
+	u := w &^ varHigh & (stop ^ (stop - 1))
+	odd := u & 1
+	t, c := bits.Add64(s|varHigh, u^(^varHigh&-odd), 0)
+	return t &^ varHigh, bits.TrailingZeros64(stop)/8 + 1, c == odd
 }
 
 const (

@@ -307,6 +307,46 @@ func TestVarintAt(t *testing.T) {
 	}
 }
 
+// groupsAdd gives the groups of the sum's zig-zag varint, and says ok
+// exactly when the difference takes at most eight bytes and the sum is >= 0
+// with a varint of at most eight bytes, around every boundary.
+func TestGroupsAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	groups := func(x int64) uint64 { v, _ := uvarint8(uint64(x) << 1); return v &^ varHigh }
+	edges := []int64{0, 1, 63, 64, 8191, 8192, 1<<55 - 1, 1 << 55, 1<<55 + 1, 1<<62 - 1}
+	for i := 0; i < 200000; i++ {
+		var x, d int64
+		if i < len(edges)*len(edges)*4 {
+			j := i / 4
+			x, d = edges[j%len(edges)], edges[j/len(edges)%len(edges)]
+			x = min(x, 1<<55-1)
+			if i%2 == 1 {
+				d = -d
+			}
+			if i%4 >= 2 {
+				d -= x // around -x: sums near zero
+			}
+		} else {
+			x = int64(rng.Uint64()>>9) >> rng.IntN(55)
+			d = int64(rng.Uint64()) >> rng.IntN(64)
+		}
+		w := binary.AppendVarint(nil, d)
+		dn := len(w)
+		for len(w) < 8 {
+			w = append(w, byte(rng.Uint32()))
+		}
+		sum, n, ok := groupsAdd(groups(x), binary.LittleEndian.Uint64(w))
+		y := x + d
+		want := dn <= 8 && y >= 0 && uint64(y)<<1 < 1<<56 && (d >= 0 || y <= x)
+		if ok != want {
+			t.Fatalf("x %d d %d: ok %v, want %v", x, d, ok, want)
+		}
+		if ok && (sum != groups(y) || n != dn) {
+			t.Fatalf("x %d d %d: %x %d, want %x %d", x, d, sum, n, groups(y), dn)
+		}
+	}
+}
+
 // appendVarint writes what binary.AppendVarint writes, with and without
 // room to spare.
 func TestAppendVarint(t *testing.T) {

@@ -34,7 +34,7 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		t++
 		switch op.tag {
 		case tagInt, tagDate, tagTimestamp:
-			op.kind = opInt
+			op.kind, op.sv = opInt, true // op.s: 0, the groups of zig-zag 0
 		case tagFloat, tagBool, tagUUID:
 			op.kind, op.n = opFixed, fixedLen(op.tag)
 			if len(col) != count*op.n {
@@ -148,34 +148,39 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 			switch op.kind {
 			case opInt:
 				b, co := op.data, op.co
-				var dv int64
-				if co+8 <= len(b) && ^binary.LittleEndian.Uint64(b[co:])&0x8080808080808080 != 0 {
-					// up to eight bytes, eight readable: no loop; the
-					// bytes up to the lowest stop bit, without a shift
-					u := binary.LittleEndian.Uint64(b[co:])
-					stop := ^u & 0x8080808080808080
-					u = compact7(u & (stop ^ (stop - 1)))
-					dv = int64(u>>1) ^ -int64(u&1)
-					co += bits.TrailingZeros64(stop)/8 + 1
-				} else {
-					var m int
-					if dv, m = varintAt(b, co); m <= 0 {
-						return colBad("bad integer at row %d", i)
+				if op.sv && co+8 <= len(b) {
+					// The zig-zag value as its varint's 7-bit groups
+					// (op.s), moved by the stored difference in that
+					// form: no joining and spreading of the groups.
+					w := binary.LittleEndian.Uint64(b[co:])
+					if s, next, ok := groupsAdd(op.s, w); ok {
+						op.s, op.co = s, co+next
+						l := bits.Len64(s | 1) // the varint takes (l+7)/8 bytes
+						binary.LittleEndian.PutUint64(out[p:], s|varHigh&(1<<(uint(l-1)&56)-1))
+						p += (l + 7) >> 3
+						continue
 					}
-					co += m
 				}
-				x := op.x + uint64(dv)
-				op.co, op.x = co, x
-				ux := x << 1
-				if int64(x) < 0 {
-					ux = ^ux
+				x := op.x
+				if op.sv {
+					x = compact7(op.s) >> 1
 				}
+				dv, m := varintAt(b, co)
+				if m <= 0 {
+					return colBad("bad integer at row %d", i)
+				}
+				x += uint64(dv)
+				op.co = co + m
+				ux := x<<1 ^ uint64(int64(x)>>63)
 				if ux < 1<<56 {
 					v, n := uvarint8(ux)
 					binary.LittleEndian.PutUint64(out[p:], v)
 					p += int(n)
+					// back to the groups while the value is >= 0
+					op.s, op.x, op.sv = v&^varHigh, x, ux&1 == 0
 				} else {
 					p += binary.PutUvarint(out[p:], ux)
+					op.x, op.sv = x, false
 				}
 			case opFixed:
 				s := i * op.n
