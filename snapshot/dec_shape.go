@@ -236,8 +236,9 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		} else {
 			p += binary.PutUvarint(out[p:], lsn)
 		}
-		g.kp[ng], g.kl[ng], g.es[ng], g.el[ng], g.lsn[ng] = int32(kp), int32(kl), int32(es), int32(el), lsn
-		if ng++; ng == len(g.kp) {
+		setRow(&rows[i], out[kp:kp+kl:kp+kl], out[es:es+el:es+el], lsn, 0)
+		g.add(h, out, ng, kp, kl, es, el, el < 0x80)
+		if ng++; ng == len(g.win) {
 			sum += g.hash(h, out, rows[i+1-ng:i+1])
 			ng = 0
 		}

@@ -569,7 +569,7 @@ type rowHasher struct {
 	scratch []byte
 	pre     int
 	pw, pm  [4]uint64 // the prefix as words and their masks (hashWin)
-	pwOK    bool      // the prefix fits pw (hashWin may be used)
+	winPre  int       // pre, or more than any offset when the prefix does not fit pw
 }
 
 func (h *rowHasher) reset(table string) {
@@ -627,8 +627,9 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad lsn at offset %d", off)
 		}
 		off += n
-		g.kp[ng], g.kl[ng], g.es[ng], g.el[ng], g.lsn[ng] = int32(ks), int32(k), int32(es), int32(e), lsn
-		if ng++; ng == len(g.kp) {
+		setRow(&rows[i], data[ks:ks+int(k):ks+int(k)], data[es:es+int(e):es+int(e)], lsn, 0)
+		g.add(h, data, ng, ks, int(k), es, int(e), en == 1)
+		if ng++; ng == len(g.win) {
 			sum += g.hash(h, data, rows[i+1-ng:i+1])
 			ng = 0
 		}

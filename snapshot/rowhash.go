@@ -40,11 +40,13 @@ func xxMerge(acc, v uint64) uint64 {
 
 // prefixWords sets h.pw and h.pm for hashWin: the table prefix as the
 // first four words of the hashed input (bytes and mask of the bytes it
-// takes); pwOK reports whether the prefix fits them (32 bytes or less).
+// takes), and h.winPre: h.pre when the prefix fits them (32 bytes or
+// less), else more than any offset.
 func (h *rowHasher) prefixWords() {
 	h.pw, h.pm = [4]uint64{}, [4]uint64{}
-	h.pwOK = h.pre <= 32
-	if !h.pwOK {
+	h.winPre = h.pre
+	if h.pre > 32 {
+		h.winPre = MaxBatchRaw + 1
 		return
 	}
 	for i := 0; i < h.pre; i++ {
@@ -59,7 +61,7 @@ func (h *rowHasher) prefixWords() {
 // engine.RowHash of the row. What b holds before the key is not read as it
 // is, so the caller needs no copy; it must make the byte after the key
 // zero (its length) until the hash is taken. b must hold eight readable
-// bytes after the window (whole-word loads), and h.pwOK must hold.
+// bytes after the window (whole-word loads), and h.winPre must be h.pre.
 func (h *rowHasher) hashWin(b []byte, base, n int) uint64 {
 	r := b[base : base+n+8 : base+n+8]
 	p1, p2 := xxPrime1, xxPrime2 // variables: the seeds wrap around
@@ -140,52 +142,56 @@ func xxAvalanche(acc uint64) uint64 {
 	return acc ^ acc>>32
 }
 
-// hashGroup holds rows written and not yet hashed: key offset and length,
-// encoding offset and length, LSN.
+// hashGroup holds up to 64 rows set (Key, Enc, LSN) and not yet hashed.
 type hashGroup struct {
-	kp, kl, es, el [64]int32
-	lsn            [64]uint64
+	win [64]int32 // the row's window in out (hashWin) or -1: hashed from Key and Enc
+	n   [64]int32 // the window's length
+	lp  [64]int32 // offset in out of the row's one-byte length, zero until hashed, or -1
 }
 
-// hash hashes the group's first len(rows) rows, sets rows and returns
-// the sum of their hashes. A row with a one-byte length (still zero in
-// out) is hashed in place (hashWin), two at a time, and gets its length
-// byte afterwards.
+// add notes row j, whose key is out[kp:kp+l] and encoding out[es:es+el];
+// zeroed tells whether its one-byte length (out[es-1]) is zero until hashed.
+func (g *hashGroup) add(h *rowHasher, out []byte, j, kp, l, es, el int, zeroed bool) {
+	n, w, lp := h.pre+l+1+el, -1, -1
+	if zeroed {
+		lp = es - 1
+		if es == kp+l+1 && kp >= h.winPre && n >= 32 && es+el+8 <= len(out) {
+			w = kp - h.pre
+		}
+	}
+	g.win[j], g.n[j], g.lp[j] = int32(w), int32(n), int32(lp)
+}
+
+// hash hashes the group's first len(rows) rows (two at a time where both
+// have a window), sets their Hash, puts back their one-byte lengths and
+// returns the sum of their hashes.
 func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
 	var sum uint64
+	win, n := g.win[:len(rows)], g.n[:len(rows)]
 	for j := 0; j < len(rows); j++ {
-		hv, ok := uint64(0), g.window(h, out, j)
-		if ok && j+1 < len(rows) && g.window(h, out, j+1) {
+		var hv uint64
+		switch {
+		case win[j] >= 0 && j+1 < len(rows) && win[j+1] >= 0:
 			var hw uint64
-			hv, hw = h.hashWin2(out, int(g.kp[j])-h.pre, h.pre+int(g.kl[j]+1+g.el[j]), int(g.kp[j+1])-h.pre, h.pre+int(g.kl[j+1]+1+g.el[j+1]))
-			sum += g.set(out, rows, j, hv) + g.set(out, rows, j+1, hw)
+			hv, hw = h.hashWin2(out, int(win[j]), int(n[j]), int(win[j+1]), int(n[j+1]))
+			rows[j+1].Hash = hw
+			sum += hw
+			rows[j].Hash = hv
+			sum += hv
 			j++
 			continue
+		case win[j] >= 0:
+			hv = h.hashWin(out, int(win[j]), int(n[j]))
+		default:
+			hv = h.hash(rows[j].Key, rows[j].Enc)
 		}
-		if ok {
-			hv = h.hashWin(out, int(g.kp[j])-h.pre, h.pre+int(g.kl[j]+1+g.el[j]))
-		} else {
-			kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
-			hv = h.hash(out[kp:kp+l], out[es:es+el])
+		rows[j].Hash = hv
+		sum += hv
+	}
+	for j, lp := range g.lp[:len(rows)] {
+		if lp >= 0 {
+			out[lp] = byte(len(rows[j].Enc))
 		}
-		sum += g.set(out, rows, j, hv)
 	}
 	return sum
-}
-
-// window reports whether row j of the group can be hashed by hashWin.
-func (g *hashGroup) window(h *rowHasher, out []byte, j int) bool {
-	kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
-	return es == kp+l+1 && kp >= h.pre && h.pwOK && h.pre+l+1+el >= 32 && es+el+8 <= len(out)
-}
-
-// set stores row j of the group with hash hv, writes its one-byte length
-// (zero while hashed) and returns hv.
-func (g *hashGroup) set(out []byte, rows []Row, j int, hv uint64) uint64 {
-	kp, l, es, el := int(g.kp[j]), int(g.kl[j]), int(g.es[j]), int(g.el[j])
-	if es == kp+l+1 {
-		out[es-1] = byte(el)
-	}
-	setRow(&rows[j], out[kp:kp+l:kp+l], out[es:es+el:es+el], g.lsn[j], hv)
-	return hv
 }

@@ -25,7 +25,7 @@ func TestRowHashInPlace(t *testing.T) {
 				ks := 40 + rng.IntN(16)
 				key, enc := buf[ks:ks+kl], buf[ks+kl+1:ks+kl+1+el]
 				want := engine.RowHash(table, string(key), string(enc))
-				if n := h.pre + kl + 1 + el; h.pwOK && n >= 32 {
+				if n := h.pre + kl + 1 + el; h.winPre == h.pre && n >= 32 {
 					buf[ks+kl] = 0
 					if got := h.hashWin(buf, ks-h.pre, n); got != want {
 						t.Fatalf("table %q key %d enc %d: %x, want %x", table, kl, el, got, want)
