@@ -164,15 +164,19 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkLoad restores into an engine state (engine.Builder is the cost).
 func BenchmarkLoad(b *testing.B) {
 	snap, raw := benchSnap(b)
-	file := encoded(b, snap, CompressLZ4, false)
-	b.SetBytes(raw)
-	m := startCPU(b)
-	for i := 0; i < b.N; i++ {
-		if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
-			b.Fatal(err)
-		}
+	for _, cc := range codecs {
+		b.Run(cc.name, func(b *testing.B) {
+			file := encoded(b, snap, cc.c, cc.rows)
+			b.SetBytes(raw)
+			m := startCPU(b)
+			for i := 0; i < b.N; i++ {
+				if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.report(b, raw)
+		})
 	}
-	m.report(b, raw)
 }
 
 // rawBatches is the dump's raw batch bytes, cut as the writer cuts them.
