@@ -333,7 +333,20 @@ func uniformShape(shapes []byte, count, ncols int) (int, bool) {
 		return 0, false
 	}
 	first := shapes[1 : 1+sl]
-	for o := 0; o < len(shapes); o += sl + 1 {
+	o := 0
+	if sl < 8 && len(shapes) >= 8 {
+		// a row's key mode and shape in one word while eight bytes are
+		// there: the shape bytes equal the first row's, the mode <= keyDelta
+		m := uint64(1)<<(8*sl+8) - 0x100
+		want := binary.LittleEndian.Uint64(shapes) & m
+		for ; o+8 <= len(shapes); o += sl + 1 {
+			w := binary.LittleEndian.Uint64(shapes[o:])
+			if w&m != want || byte(w) > keyDelta {
+				return 0, false
+			}
+		}
+	}
+	for ; o < len(shapes); o += sl + 1 {
 		if shapes[o] > keyDelta || !bytes.Equal(shapes[o+1:o+1+sl], first) {
 			return 0, false
 		}

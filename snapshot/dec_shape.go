@@ -62,6 +62,7 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		ko, lo, p int
 		lsn, sum  uint64
 		kl        = -1      // the previous row's key length
+		klw       int       // the bytes of its length prefix
 		kw        uint64    // its first eight bytes (keys of 9 to 16 bytes)
 		kval      uint64    // its last eight bytes, big-endian
 		pkp       int       // its offset in out
@@ -77,7 +78,7 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 			if m <= 0 {
 				return colBad("bad key at row %d", i)
 			}
-			kl = len(key)
+			kl, klw = len(key), uvarintSize(uint64(len(key)))
 			if p+m > rawLen {
 				return colBad("rows exceed the raw length %d", rawLen)
 			}
@@ -106,7 +107,7 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 			}
 			ko += m
 			kval += uint64(dv)
-			if p+uvarintSize(uint64(kl))+kl > rawLen {
+			if p+klw+kl > rawLen {
 				return colBad("rows exceed the raw length %d", rawLen)
 			}
 			if kl < 0x80 {
