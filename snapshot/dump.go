@@ -22,6 +22,7 @@ func WriteFull(ctx context.Context, w io.Writer, snap *engine.Snapshot, opts Wri
 	if err != nil {
 		return nil, err
 	}
+	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	sum, err := writeFullSegment(ctx, wr, snap, opts)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -39,6 +40,7 @@ func WriteIncremental(ctx context.Context, w io.Writer, snap *engine.Snapshot, s
 	if err != nil {
 		return nil, err
 	}
+	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -199,6 +201,7 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 	if err != nil {
 		return nil, err
 	}
+	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	wr.off = last.End
 	sum, err := writeIncSegment(ctx, wr, snap, last.Header.LastLSN)
 	if cerr := wr.Close(); err == nil && cerr != nil {

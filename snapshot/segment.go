@@ -17,6 +17,7 @@ func WriteIncrementalSegment(ctx context.Context, w io.Writer, snap *engine.Snap
 	if err != nil {
 		return nil, err
 	}
+	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	wr.off = offset
 	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN)
 	if cerr := wr.Close(); err == nil && cerr != nil {

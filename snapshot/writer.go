@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -270,18 +271,31 @@ func (w *Writer) runOutput() {
 			failed = ErrClosed
 		}
 		if failed == nil {
-			for _, b := range [][]byte{j.head, j.body, j.tail[:]} {
-				n, err := w.w.Write(b)
-				j.n += n
-				if err != nil {
-					failed = err
-					break
-				}
-			}
+			failed = w.writeJob(j)
 		}
 		j.werr = failed
 		close(j.written)
 	}
+}
+
+// writeJob writes one finished section. A panic of the destination's Write
+// becomes the dump's error, as it would be on the filling goroutine (whose
+// caller, a server connection, recovers it), instead of ending the
+// process from this goroutine.
+func (w *Writer) writeJob(j *job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("snapshot: write panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	for _, b := range [][]byte{j.head, j.body, j.tail[:]} {
+		n, err := w.w.Write(b)
+		j.n += n
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runCompress is one worker: it turns raw batches into finished sections,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -132,5 +133,29 @@ func TestWriterCloseAbandonsPending(t *testing.T) {
 	// trailer: two writes) and no later batch is written.
 	if got := w.writes - before; got != 2 {
 		t.Fatalf("%d writes after Close began, want 2 (the rest of the section in progress); %d batches were pending", got, submitted)
+	}
+}
+
+// panicWriter panics on its first write of a batch-sized buffer.
+type panicWriter struct{ big int }
+
+func (w *panicWriter) Write(p []byte) (int, error) {
+	if len(p) >= w.big {
+		panic("destination broke")
+	}
+	return len(p), nil
+}
+
+// TestWriterDestinationPanicIsAnError: a destination whose Write panics
+// (written to from the output goroutine) fails the dump with an error that
+// says so; the process goes on.
+func TestWriterDestinationPanicIsAnError(t *testing.T) {
+	d := newDB(t)
+	def := genDef("t")
+	d.create(def)
+	fill(d, def, rand.New(rand.NewPCG(testSeed(t), 3)), 0, 5_000)
+	_, err := WriteFull(context.Background(), &panicWriter{big: 16 << 10}, d.snap(), fixedOpts(CompressNone))
+	if err == nil || !strings.Contains(err.Error(), "write panicked: destination broke") {
+		t.Fatalf("WriteFull = %v, want the destination's panic as an error", err)
 	}
 }
