@@ -54,7 +54,7 @@ func (c *connFlags) connect(ctx context.Context) (*pgconn.PgConn, error) {
 	// 127.0.0.1 only: pgconn tries every address, so this just works.
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to the server at %s: %v (is it running? start one with 'heliosdb-lite start', or pass --host/--port)", c.addr(), err)
+		return nil, fmt.Errorf("cannot connect to the server at %s: %w (is it running? start one with 'heliosdb-lite start', or pass --host/--port)", c.addr(), err)
 	}
 	return conn, nil
 }

@@ -246,25 +246,37 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 // rows, one raft entry per batch, each forwarded to the leader); the
 // leader makes a clean restore of a whole dump the cluster's snapshot in
 // one step. Like libpq's target_session_attrs=read-write, this only picks
-// where to connect: if the leader cannot be reached from here (an address
-// inside a container network, say), the restore goes through conn. The
-// choice is reported on standard error.
+// where to connect: the server found at the advertised address must say it
+// is the leader (SHOW heliosdb.node_id) and list this follower among its
+// members; if it cannot be reached from here (an address inside a
+// container network, other credentials), or is not that leader, the
+// restore goes through conn. The choice is reported on standard error; on
+// a switch cf names the leader from then on.
 func throughLeader(ctx context.Context, conn *pgconn.PgConn, cf *connFlags) *pgconn.PgConn {
-	rows, err := query(ctx, conn.Exec(ctx, "SHOW heliosdb.node_id"))
-	if err != nil || len(rows) != 1 || rows[0][0] == "" {
+	self, ok := nodeID(ctx, conn)
+	if !ok {
 		return conn // a server without cluster metadata
 	}
-	self := rows[0][0]
-	rows, err = query(ctx, conn.Exec(ctx, "SELECT node_id, pg_addr FROM heliosdb.members WHERE role = 'leader'"))
+	rows, err := query(ctx, conn.Exec(ctx, "SELECT node_id, pg_addr FROM heliosdb.members WHERE role = 'leader'"))
 	if err != nil || len(rows) != 1 || rows[0][0] == self {
 		return conn // the leader already, alone, or no leader known
 	}
 	leader, addr := rows[0][0], rows[0][1]
+	staged := func(why string, args ...any) *pgconn.PgConn {
+		fmt.Fprintf(os.Stderr, "restore: %s is a follower and %s: restoring through the follower (staged through the log)\n", self, fmt.Sprintf(why, args...))
+		return conn
+	}
 	host, port, err := net.SplitHostPort(addr)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
-		fmt.Fprintf(os.Stderr, "restore: %s is a follower and the leader %s advertises no usable address (%q): restoring through the follower (staged through the log)\n", self, leader, addr)
-		return conn
+		return staged("the leader %s advertises no usable address (%q)", leader, addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		// The leader listens on every interface (0.0.0.0) and advertises
+		// no address of its own: try the host this follower was reached
+		// by, on the leader's port (nodes sharing a machine).
+		host = cf.host
+		addr = net.JoinHostPort(host, port)
 	}
 	lf := *cf
 	lf.host, lf.port = host, p
@@ -272,10 +284,35 @@ func throughLeader(ctx context.Context, conn *pgconn.PgConn, cf *connFlags) *pgc
 	defer cancel()
 	lc, err := lf.connect(cctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "restore: %s is a follower and the leader %s at %s cannot be reached from here (%v): restoring through the follower (staged through the log)\n", self, leader, addr, err)
-		return conn
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return staged("the leader %s at %s refused the connection (%s); to restore through it, give its credentials (PGPASSWORD, ~/.pgpass) or its --host/--port", leader, addr, pgErrorText(pe))
+		}
+		return staged("the leader %s at %s cannot be reached from here (%v)", leader, addr, errors.Unwrap(err))
+	}
+	if id, _ := nodeID(cctx, lc); id != leader || !listsMember(cctx, lc, self) {
+		_ = lc.Close(ctx)
+		return staged("the leader's advertised address %s reaches %q, not the leader %s of this cluster", addr, id, leader)
 	}
 	fmt.Fprintf(os.Stderr, "restore: %s is a follower: restoring through the leader %s at %s\n", self, leader, addr)
 	_ = conn.Close(ctx)
+	*cf = lf
 	return lc
+}
+
+// nodeID is the server's SHOW heliosdb.node_id; ok is false where it has
+// none (another server, an older version).
+func nodeID(ctx context.Context, conn *pgconn.PgConn) (id string, ok bool) {
+	rows, err := query(ctx, conn.Exec(ctx, "SHOW heliosdb.node_id"))
+	if err != nil || len(rows) != 1 || len(rows[0]) != 1 || rows[0][0] == "" {
+		return "", false
+	}
+	return rows[0][0], true
+}
+
+// listsMember reports whether the server on conn lists node id among its
+// cluster's members.
+func listsMember(ctx context.Context, conn *pgconn.PgConn, id string) bool {
+	rows, err := query(ctx, conn.Exec(ctx, "SELECT node_id FROM heliosdb.members WHERE node_id = "+sqlString(id)))
+	return err == nil && len(rows) == 1
 }
