@@ -616,9 +616,6 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 		if en <= 0 || e > uint64(len(data)-off-en) {
 			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad row length at offset %d", off)
 		}
-		if en == 1 {
-			data[off] = 0 // put back by g.hash
-		}
 		off += en
 		es := off
 		off += int(e)
@@ -627,6 +624,9 @@ func decodeRows(h *rowHasher, data []byte, rows []Row) (uint64, int, error) {
 			return sum + g.hash(h, data, rows[i-ng:i]), off, fmt.Errorf("bad lsn at offset %d", off)
 		}
 		off += n
+		if en == 1 {
+			data[es-1] = 0 // put back by g.hash
+		}
 		setRow(&rows[i], data[ks:ks+int(k):ks+int(k)], data[es:es+int(e):es+int(e)], lsn, 0)
 		g.add(h, data, ng, ks, int(k), es, int(e), en == 1)
 		if ng++; ng == len(g.win) {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -120,5 +121,36 @@ func TestDecodeRowsLongLength(t *testing.T) {
 	}
 	if want := engine.RowHash("t", "k", "abc"); rows[0].Hash != want || string(rows[0].Enc) != "abc" {
 		t.Fatalf("%+v, hash want %x", rows[0], want)
+	}
+}
+
+// decodeRows zeroes the one-byte lengths while it hashes and puts them
+// back: the input is unchanged afterwards, after an error too, and the
+// hashes are engine.RowHash's.
+func TestDecodeRowsRestoresInput(t *testing.T) {
+	var h rowHasher
+	h.reset("bench")
+	var data []byte
+	var want []uint64
+	for i := 0; i < 150; i++ {
+		key := engine.EncodeKey(nil, int64(i))
+		enc := strings.Repeat("v", i%70)
+		want = append(want, engine.RowHash("bench", string(key), enc))
+		data = appendBytesU(data, key)
+		data = appendBytesU(data, []byte(enc))
+		data = appendUvarint(data, uint64(i))
+	}
+	for _, cut := range []int{len(data), len(data) - 1} { // the last LSN cut off: an error
+		in := append([]byte(nil), data[:cut]...)
+		rows := make([]Row, len(want))
+		_, _, err := decodeRows(&h, in, rows)
+		if (err != nil) != (cut < len(data)) || !bytes.Equal(in, data[:cut]) {
+			t.Fatalf("cut %d: %v, input changed: %v", cut, err, !bytes.Equal(in, data[:cut]))
+		}
+		for i := 0; err == nil && i < len(rows); i++ {
+			if rows[i].Hash != want[i] || rows[i].LSN != uint64(i) {
+				t.Fatalf("row %d: hash %x lsn %d, want %x", i, rows[i].Hash, rows[i].LSN, want[i])
+			}
+		}
 	}
 }
