@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,6 +102,12 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	if err == nil {
 		err = spool.Flush()
 	}
+	if serr := spool.Err(); serr != nil {
+		// The tee reports the spool's write error as a read error (a
+		// torn tail, to the loader): it is this server's disk, not the
+		// dump.
+		return "", spoolError(spool, serr)
+	}
 	if err != nil {
 		return "", &sqlStateErr{code: "XX001", err: fmt.Errorf("restore: reading the dump: %w (nothing was changed; check the file with heliosdb-lite verify)", err)}
 	}
@@ -119,7 +127,7 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 		return "", fmt.Errorf("restore: building the restore marker: %w (nothing was changed)", err)
 	}
 	if _, err := spool.f.Write(tail[snapshotFileHeaderLen:]); err != nil {
-		return "", fmt.Errorf("restore: spooling the dump: %w (nothing was changed)", err)
+		return "", spoolError(spool, err)
 	}
 	size := dumpSize + int64(len(tail)-snapshotFileHeaderLen)
 	if _, err := spool.f.Seek(0, io.SeekStart); err != nil {
@@ -151,6 +159,17 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	rows := res.Rows
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=0 lsn=%d source_lsn=%d damaged=0",
 		len(names), rows, len(names), installed.LSN(), last.LastLSN), nil
+}
+
+// spoolError reports a failure to keep the incoming dump on this server's
+// disk: SQLSTATE 53100 (disk_full) when the file system is full or over
+// quota, 58030 (io_error) otherwise.
+func spoolError(s *spool, err error) error {
+	code := "58030"
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		code = "53100"
+	}
+	return &sqlStateErr{code: code, err: fmt.Errorf("restore: the server could not keep the incoming dump in %s after %d bytes: %w (nothing was changed; a clean restore needs room there for one copy of the dump file)", filepath.Dir(s.f.Name()), s.Size(), err)}
 }
 
 // snapshotFileHeaderLen is the .heliodump file header's length (format

@@ -3,7 +3,9 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -272,5 +275,50 @@ func TestSnapshotRestoreSurvivesRestart(t *testing.T) {
 	c2 := connect(t, n2)
 	if got := count(t, c2, "select count(*) from a"); got != 2001 {
 		t.Fatalf("a holds %d rows after restart, want 2001", got)
+	}
+}
+
+// TestRestoreDiskFull: a disk that fills up while the server keeps the
+// incoming dump fails the restore with SQLSTATE 53100 and a message about
+// this server's disk (not a damaged file), changes nothing, and leaves no
+// spool file behind; with room again the same restore succeeds.
+func TestRestoreDiskFull(t *testing.T) {
+	c := DefaultConfig()
+	c.Server.Port = 0
+	c.Server.DataDir = t.TempDir()
+	n := startNode(t, c)
+	waitFor(t, 10*time.Second, "leader", n.repl.IsLeader)
+	ctx := context.Background()
+	conn := connect(t, n)
+	for _, q := range []string{
+		"create table a (id bigint primary key, v text)",
+		"insert into a select g, 'value ' || g from generate_series(1, 20000) g",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := dumpOf(t, conn, "compress 'none'")
+	if _, err := conn.Exec(ctx, "delete from a where id > 10"); err != nil {
+		t.Fatal(err)
+	}
+	spoolTestLimit = int64(len(file) / 2)
+	_, err := restoreInto(conn, file, "")
+	spoolTestLimit = 0
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53100" || !strings.Contains(pe.Message, "could not keep the incoming dump") || !strings.Contains(pe.Message, "no space left on device") {
+		t.Fatalf("restore onto a full disk: %v, want SQLSTATE 53100 about the server's disk", err)
+	}
+	if got := count(t, conn, "select count(*) from a"); got != 10 {
+		t.Fatalf("a holds %d rows after the failed restore, want the 10 it had", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(c.Server.DataDir, "restore-*")); len(left) != 0 {
+		t.Fatalf("spool files left behind: %v", left)
+	}
+	if _, err := restoreInto(conn, file, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, conn, "select count(*) from a"); got != 20000 {
+		t.Fatalf("a holds %d rows after the restore, want 20000", got)
 	}
 }

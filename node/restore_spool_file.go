@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"syscall"
 )
 
 // spool is the temporary file an incoming dump is kept in while it is
@@ -20,6 +21,7 @@ type spool struct {
 	w      spoolSink
 	direct bool
 	n      int64
+	err    error // first write error
 }
 
 type spoolSink interface {
@@ -43,14 +45,31 @@ func newSpool(dir string) (*spool, error) {
 
 // Write spools p (it is copied).
 func (s *spool) Write(p []byte) (int, error) {
+	if spoolTestLimit > 0 && s.n+int64(len(p)) > spoolTestLimit {
+		return 0, s.fail(syscall.ENOSPC)
+	}
 	n, err := s.w.Write(p)
 	s.n += int64(n)
-	return n, err
+	return n, s.fail(err)
 }
 
 // Flush writes out everything spooled; afterwards the file is an ordinary
 // one, positioned at its end (appends and reads work as usual).
-func (s *spool) Flush() error { return s.w.Flush() }
+func (s *spool) Flush() error { return s.fail(s.w.Flush()) }
+
+// Err is the first write or flush error of the spool.
+func (s *spool) Err() error { return s.err }
+
+func (s *spool) fail(err error) error {
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return err
+}
+
+// spoolTestLimit, when positive, makes a spool fail with ENOSPC once it
+// would hold more bytes than that (tests of a full disk).
+var spoolTestLimit int64
 
 // Size is the number of bytes spooled.
 func (s *spool) Size() int64 { return s.n }
