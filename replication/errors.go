@@ -1,6 +1,9 @@
 package replication
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // Sentinel errors. Callers compare with errors.Is; the SQL layer maps them to
 // SQLSTATEs through IsRetryable and SQLState rather than by message.
@@ -56,6 +59,7 @@ const (
 	SQLStateAdminShutdown        = "57P01" // node going away; reconnect elsewhere
 	SQLStateCannotConnectNow     = "57P03" // no leader yet
 	SQLStateConnectionFailure    = "08006" // forwarding failed
+	SQLStateDiskFull             = "53100" // the log (or a snapshot) could not be written: no space
 	SQLStateInternalError        = "XX000"
 )
 
@@ -106,6 +110,10 @@ func SQLState(err error) string {
 		return SQLStateSerializationFailure
 	case errors.Is(err, ErrForward), errors.Is(err, ErrOutcomeUnknown):
 		return SQLStateConnectionFailure
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// Raft could not append to its log store; the write is not
+		// committed and the leader steps down until the disk has room.
+		return SQLStateDiskFull
 	}
 	return SQLStateInternalError
 }
