@@ -302,6 +302,7 @@ type chainSink struct {
 	done   bool
 	failed error
 	rl     *receiveLoad // a load fed with the bytes received, or nil
+	facts  *ChainFacts  // an adopted file's facts, given by its writer
 }
 
 // ID is the snapshot id.
@@ -364,7 +365,13 @@ func (k *chainSink) Write(p []byte) (int, error) {
 // already written, the file is not a full dump, or is on another file
 // system); the caller then writes the bytes as usual. The caller must not
 // modify the file afterwards.
-func (k *chainSink) AdoptFile(path string, size int64) bool {
+//
+// facts, when not nil, are what the file's segment footers say (the
+// caller wrote the file and knows them): Close then records them instead
+// of reading them back. That read is a few bytes per section, but from
+// the disk, one seek each, since the spool bypassed the page cache (9 ms
+// of a 73 MB restore's hand-over).
+func (k *chainSink) AdoptFile(path string, size int64, facts *ChainFacts) bool {
 	if k.f != nil || len(k.head) > 0 || k.done || k.failed != nil || size <= 0 {
 		return false
 	}
@@ -390,8 +397,15 @@ func (k *chainSink) AdoptFile(path string, size int64) bool {
 		_ = os.Remove(tmp)
 		return false
 	}
-	k.f, k.full, k.chain, k.n = f, true, chain, size
+	k.f, k.full, k.chain, k.n, k.facts = f, true, chain, size, facts
 	return true
+}
+
+// ChainFacts are what a chain file's segment footers say about it.
+type ChainFacts struct {
+	LastLSN   uint64 // the engine LSN its last segment reaches
+	Segments  int    // complete segments
+	BaseBytes int64  // where its first (full) segment ends
 }
 
 // begin opens the file the snapshot goes to.
@@ -488,7 +502,10 @@ func (k *chainSink) close() error {
 	} else {
 		rec.BaseBytes, rec.Segments = k.base.BaseBytes, k.base.Segments+1
 	}
-	if k.lsn == 0 || k.full {
+	switch {
+	case k.facts != nil:
+		rec.LastLSN, rec.Segments, rec.BaseBytes = k.facts.LastLSN, k.facts.Segments, k.facts.BaseBytes
+	case k.lsn == 0 || k.full:
 		// Received from a leader, or written without telling us: read the
 		// chain's segment footers for the facts.
 		if err := k.scan(path, rec); err != nil {

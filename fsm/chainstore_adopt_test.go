@@ -53,7 +53,7 @@ func TestChainSinkAdoptFile(t *testing.T) {
 	if err := os.WriteFile(notDump, bytes.Repeat([]byte{'x'}, 64), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if k := sinkFor(); k.AdoptFile(notDump, 64) || k.AdoptFile(spool, size-1) || k.AdoptFile(filepath.Join(dir, "missing"), size) {
+	if k := sinkFor(); k.AdoptFile(notDump, 64, nil) || k.AdoptFile(spool, size-1, nil) || k.AdoptFile(filepath.Join(dir, "missing"), size, nil) {
 		t.Fatal("adopted a file that is not a full dump of that size")
 	} else if err := k.Cancel(); err != nil || chains() != 0 {
 		t.Fatalf("refused adoptions left %d files (cancel: %v)", chains(), err)
@@ -62,14 +62,14 @@ func TestChainSinkAdoptFile(t *testing.T) {
 	if _, err := k.Write(dump.Bytes()[:100]); err != nil {
 		t.Fatal(err)
 	}
-	if k.AdoptFile(spool, size) {
+	if k.AdoptFile(spool, size, nil) {
 		t.Fatal("adopted a file into a sink that already has bytes")
 	}
 	_ = k.Cancel()
 
 	// Adoption, as raft's user restore does it: io.Copy(sink, reader).
 	k = sinkFor()
-	if !k.AdoptFile(spool, size) {
+	if !k.AdoptFile(spool, size, nil) {
 		t.Fatal("a full dump on the same file system was not adopted")
 	}
 	if err := k.Close(); err != nil {
@@ -91,6 +91,25 @@ func TestChainSinkAdoptFile(t *testing.T) {
 	if !bytes.Equal(got, dump.Bytes()) {
 		t.Fatal("the adopted snapshot does not read back as the spooled dump")
 	}
+
+	// Facts given with the file are recorded as they are (no read back).
+	spool2 := filepath.Join(dir, "restore-2.heliodump.tmp")
+	if err := os.WriteFile(spool2, dump.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	facts := ChainFacts{LastLSN: tip.LastLSN, Segments: tip.Segments, BaseBytes: tip.BaseBytes}
+	k2 := sinkFor()
+	if !k2.AdoptFile(spool2, size, &facts) {
+		t.Fatal("not adopted with facts")
+	}
+	if err := k2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(spool2)
+	if tip2, _ := store.Tip(); tip2.Meta.ID != k2.ID() || tip2.LastLSN != facts.LastLSN || tip2.Segments != facts.Segments || tip2.BaseBytes != facts.BaseBytes || tip2.Length != size {
+		t.Fatalf("adopted with facts %+v: recorded %+v", facts, tip2)
+	}
+	tip, _ = store.Tip()
 
 	// The next snapshot appends an increment to the adopted chain.
 	writeRows(te, def, 0, 20, "b")

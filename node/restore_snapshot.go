@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/fsm"
 	"github.com/heliosdb/heliosdb-lite/replication"
 	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
@@ -137,6 +138,11 @@ func (rs *restorer) runSnapshot(r io.Reader) (string, error) {
 	start := time.Now()
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: lsn - 1, Size: size}
 	sr := spool.reader(size)
+	if len(res.Segments) == 1 {
+		// The file is the dump's one full segment and the tail: the
+		// snapshot store need not read that back from the disk.
+		sr.facts = &fsm.ChainFacts{LastLSN: lsn, Segments: 2, BaseBytes: dumpSize}
+	}
 	err = n.repl.UserRestore(rs.ctx, meta, sr)
 	forget()
 	if errors.Is(err, replication.ErrNotLeader) {

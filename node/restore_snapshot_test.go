@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 func dumpOf(t *testing.T, c *pgx.Conn, opts string) []byte {
@@ -256,6 +258,21 @@ func TestSnapshotRestoreSurvivesRestart(t *testing.T) {
 	}
 	if n.eng.LSN() < before+restoreIndexGap {
 		t.Fatalf("LSN %d: the restore did not go through raft's user restore", n.eng.LSN())
+	}
+	// The snapshot record of the adopted spool holds what its segments
+	// say (given by the restore, not read back).
+	tip, ok := n.chains.Tip()
+	if !ok {
+		t.Fatal("no snapshot recorded")
+	}
+	cf, err := os.Open(filepath.Join(c.Server.DataDir, "snapshots", "chains", tip.Chain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, err := snapshot.ScanSegments(cf, tip.Length)
+	cf.Close()
+	if err != nil || len(scan.Segments) != tip.Segments || scan.Segments[0].End != tip.BaseBytes || scan.Segments[len(scan.Segments)-1].Header.LastLSN != tip.LastLSN {
+		t.Fatalf("snapshot record %+v, the file's segments %+v (%v)", tip, scan, err)
 	}
 	if _, err := conn.Exec(ctx, "insert into a values (6000, 'after the restore')"); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/heliosdb/heliosdb-lite/fsm"
 )
 
 // spoolReader hands the spooled dump to raft's user restore, which copies
@@ -19,7 +21,8 @@ import (
 type spoolReader struct {
 	f       *os.File
 	size    int64
-	adopted bool // the snapshot store took the file as it is
+	adopted bool            // the snapshot store took the file as it is
+	facts   *fsm.ChainFacts // what its segments say, for the store (nil: it reads them)
 }
 
 func (s *spoolReader) Read(p []byte) (int, error) { return s.f.Read(p) }
