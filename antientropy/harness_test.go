@@ -110,6 +110,12 @@ func newClusterWith(t testing.TB, size int, tune func(*replication.Config, *anti
 		cfg.RaftBind = freeAddr(t)
 		cfg.Logger = testLogger(t).With("node", cfg.NodeID)
 		cfg.CommitTimeout = 5 * time.Millisecond
+		// Lenient leadership timers: these tests check repairs, not
+		// failover, and under -race on a loaded 2-core machine a leader
+		// that missed its quorum for the default 400 ms lease stepped
+		// down in the middle of a round (TestPacedRebuildUnderWrites:
+		// "leadership lost while committing").
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, time.Second
 		cfg.SnapshotInterval = time.Hour
 		cfg.GossipBind = freeAddr(t)
 		cfg.AdminAddr = freeAddr(t)
