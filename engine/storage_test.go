@@ -205,3 +205,40 @@ func TestChangeLogBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCowCopySharesItems: a write through a copy copies the nodes on its
+// path, but the inner nodes share their item arrays with the originals
+// until they are written (only the leaf's items change), and the original
+// keeps its items.
+func TestCowCopySharesItems(t *testing.T) {
+	tr := newCowTree(7, func(s string) string { return s })
+	for i := 0; i < 1000; i++ {
+		tr.Set(fmt.Sprintf("k%04d", i))
+	}
+	leaf := tr.root
+	for !leaf.leaf() {
+		leaf = leaf.children[0]
+	}
+	k := leaf.items[0] // in a leaf: replacing it writes only the leaf's items
+	cp := tr.Copy()
+	cp.Set(k)
+	n, orig := cp.root, tr.root
+	for !n.leaf() {
+		if n.iso != cp.iso || !n.shared || &n.items[0] != &orig.items[0] {
+			t.Fatalf("inner node on the path: copied %v, shares items %v", n.iso == cp.iso, n.shared && &n.items[0] == &orig.items[0])
+		}
+		n, orig = n.children[0], orig.children[0]
+	}
+	if n.iso != cp.iso || n.shared || &n.items[0] == &orig.items[0] {
+		t.Fatalf("leaf written through the copy still shares its items")
+	}
+	cp.Set("k0000x") // an insert into the same leaf leaves the original leaf as it was
+	if orig != leaf || slices.Contains(orig.items, "k0000x") {
+		t.Fatalf("original leaf changed: %q", orig.items)
+	}
+	var got []string
+	tr.Scan(func(s string) bool { got = append(got, s); return true })
+	if len(got) != 1000 || slices.Contains(got, "k0000x") {
+		t.Fatalf("original tree changed: %d items", len(got))
+	}
+}
