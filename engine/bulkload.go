@@ -21,6 +21,39 @@ type bulkLoad struct {
 	leaves  *[NumLeaves]uint64
 	off     []int32 // scratch
 	kbuf    []byte  // scratch
+	slab    []byte  // records are carved from it (newRec)
+}
+
+// Records of a bulk-loaded table are carved from shared slabs instead of
+// being allocated one by one: a restore of millions of rows makes
+// millions of small objects otherwise, which the allocator and every
+// collection (marking, sweeping) pay for per object, while the old state
+// is still live beside the new one. A slab lives as long as any record in
+// it: rows rewritten later leave their old slot behind until every row of
+// the slab is gone, at most the size of the loaded data (a rewrite of the
+// whole table frees them all).
+const (
+	recSlab    = 16 << 10 // bytes per slab
+	recSlabMax = 512      // larger records are allocated on their own
+)
+
+// newRec is engine.newRec from bl's slab.
+func (bl *bulkLoad) newRec(key, row string, lsn uint64) rec {
+	n := uvarintLen(uint64(len(key))) + len(key) + uvarintLen(lsn) + uvarintLen(uint64(len(row))) + len(row)
+	if n > recSlabMax {
+		return newRec(key, row, lsn)
+	}
+	if cap(bl.slab)-len(bl.slab) < n {
+		bl.slab = make([]byte, 0, recSlab)
+	}
+	start := len(bl.slab)
+	b := binary.AppendUvarint(bl.slab, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, lsn)
+	b = binary.AppendUvarint(b, uint64(len(row)))
+	b = append(b, row...)
+	bl.slab = b
+	return rec{&b[start]}
 }
 
 // PutHashed adds a row like Put; hash must be RowHash(table, key, enc)
@@ -87,7 +120,7 @@ func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, che
 			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", def.Columns[i].Name, def.Name)
 		}
 	}
-	r := newRec(bytesString(key), bytesString(enc), lsn)
+	r := bl.newRec(bytesString(key), bytesString(enc), lsn)
 	k := r.key()
 	if len(def.Indexes) > 0 {
 		off, err := rowFields(enc, bl.off)
