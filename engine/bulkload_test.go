@@ -18,10 +18,11 @@ func TestBuilderPutHashedMatchesApply(t *testing.T) {
 	}
 }
 
-func testBuilderPutHashed(t *testing.T, checked bool) {
-	def := benchDef(3)
-	e, _ := loadRows(t, 5000, 3)
-	src := e.Snapshot()
+// bulkCopy builds src's table "b" (defined by def) again through a
+// Builder's fast path: PutChecked after CheckRow when checked, else
+// PutHashed.
+func bulkCopy(t *testing.T, src *State, def *TableDef, checked bool) *State {
+	t.Helper()
 	tb, _ := src.Table("b")
 	b := NewBuilder(src.LSN())
 	b.TrustRows()
@@ -41,7 +42,15 @@ func testBuilderPutHashed(t *testing.T, checked bool) {
 		}
 		return true
 	})
-	got := b.Finish()
+	return b.Finish()
+}
+
+func testBuilderPutHashed(t *testing.T, checked bool) {
+	def := benchDef(3)
+	e, _ := loadRows(t, 5000, 3)
+	src := e.Snapshot()
+	tb, _ := src.Table("b")
+	got := bulkCopy(t, src, def, checked)
 	gt, _ := got.Table("b")
 	if gt.HashSum() != tb.HashSum() || !slices.Equal(gt.Leaves(), tb.Leaves()) || gt.Bytes() != tb.Bytes() {
 		t.Fatal("hash, leaf sums or bytes differ")
@@ -331,20 +340,8 @@ func TestBulkRecordsFromSlabs(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := e.Snapshot()
-	tb, _ := src.Table("b")
-	b := NewBuilder(src.LSN())
-	b.TrustRows()
-	if err := b.CreateTable(def, tb.Meta()); err != nil {
-		t.Fatal(err)
-	}
-	tb.Scan(func(r RowRef) bool {
-		if err := b.PutHashed("b", []byte(r.Key), []byte(r.Enc), r.LSN, r.Hash); err != nil {
-			t.Fatal(err)
-		}
-		return true
-	})
 	loaded := New()
-	loaded.Install(b.Finish())
+	loaded.Install(bulkCopy(t, src, def, false))
 	if !bytes.Equal(Canonical(loaded.Snapshot()), Canonical(src)) {
 		t.Fatal("bulk-loaded rows differ from the applied ones")
 	}
