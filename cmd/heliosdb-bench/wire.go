@@ -88,7 +88,7 @@ func wireRows(ctx context.Context, cfg config, rep *report, l *lab, snap *engine
 			ours["wire restore "+cc.name] = rates(raw, rs)
 			rep.add(row{Name: r, Unit: "MB/s", Ours: ours["wire restore "+cc.name], AnchorName: "in-process Load", Anchor: ours["load "+cc.name],
 				Target: "≥300", Met: met(ours["wire restore "+cc.name].Med >= 300), HigherBetter: true,
-				Note: "clean restore of the whole database: the CLI streams the file over COPY while checking its checksums; the server loads and verifies it while receiving and hands it to raft as the snapshot"})
+				Note: "clean restore of the whole database: the CLI streams the file over COPY; the server loads and verifies it (every checksum, row and row-hash sum) while receiving and hands it to raft as the snapshot"})
 		}
 		logf("heliosdb-lite dump %s (over the wire)", cc.name)
 		// Each run writes a new file: replacing the previous run's output

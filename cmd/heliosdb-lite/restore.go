@@ -37,9 +37,9 @@ func newRestoreCmd() *cobra.Command {
 		Short: "Restore a .heliodump file into a running database",
 		Long: `Restore a .heliodump file into a running database over its PostgreSQL port.
 
-Every checksum of the file is verified locally while it is sent: a damaged
-file is cancelled (exit 3) before the server changes anything. The server
-also checks every table's rows against the dump's footer before any change.
+The server checks every checksum of the file and every table's rows against
+the dump's footer before any change: a damaged file is refused (exit 3, with
+where it is damaged) and nothing changes.
 A clean restore of a whole dump becomes the cluster's raft snapshot in one
 step; other restores stage the rows out of sight and swap them in with one
 final step. Either way clients never see half a restore. Pointed at a
@@ -93,7 +93,6 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		return nil
 	}
 	var salvage *snapshot.SalvageReport
-	var verified <-chan verifyOutcome
 	if f.salvage {
 		// Salvage needs the damage known before anything is sent.
 		rep, err := snapshot.VerifyChecksums(file)
@@ -111,16 +110,14 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		if _, err := file.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-	} else {
-		// Every checksum of the file is checked while it is sent (a second
-		// read, from the page cache, on another core): the end of the
-		// input is withheld from the server until the check has passed,
-		// so a damaged file is cancelled (CopyFail) before the server can
-		// change anything. Decoding the rows and proving the row-hash sums
-		// against the footer is the server's job (it does it anyway,
-		// before any change), so it is not done twice here.
-		verified = verifyInBackground(f.input)
 	}
+	// Otherwise the file is sent as it is read: the server checks every
+	// checksum, every row and every table's row-hash sum against the
+	// footer before it changes anything, and refuses a damaged file
+	// (SQLSTATE XX001); only then is the file checked here, to say where
+	// it is damaged. (A second read of the whole file while sending it,
+	// to the same end, cost ~6% of an uncompressed restore's time on two
+	// cores.)
 	conn, err := f.conn.connect(ctx)
 	if err != nil {
 		return err
@@ -135,22 +132,11 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	if f.mode == "append" {
 		onConflict = f.onConflict
 	}
-	var in io.Reader = file
-	var gate *gatedReader
-	if verified != nil {
-		gate = &gatedReader{r: file, verified: verified}
-		in = gate
-	}
 	sql := "COPY heliosdb.restore FROM STDIN" + copyOptions("mode", f.mode, "on_conflict", onConflict, "tables", f.tables, "salvage", salv)
-	tag, err := conn.CopyFrom(ctx, in, sql)
-	if gate != nil {
-		if out := gate.outcome(); out.rep == nil || !out.rep.Passed() {
-			if out.rep == nil {
-				return withCode(exitBadFile, fmt.Errorf("restore: %s: %v (the restore was cancelled: nothing was changed)", f.input, out.err))
-			}
-			out.rep.Name = f.input
-			_ = out.rep.WriteText(os.Stderr)
-			return withCode(exitBadFile, fmt.Errorf("restore: %s is damaged; the restore was cancelled before the server changed anything (nothing was changed). Run 'heliosdb-lite verify --input %s' for details, use an earlier dump, or restore the undamaged parts with --salvage", f.input, f.input))
+	tag, err := conn.CopyFrom(ctx, file, sql)
+	if err != nil && sqlState(err) == "XX001" && salvage == nil {
+		if derr := reportDamage(file, f.input); derr != nil {
+			return derr
 		}
 	}
 	if err != nil {
@@ -190,54 +176,24 @@ func parseTag(tag string) map[string]string {
 	return out
 }
 
-// verifyOutcome is the result of the background checksum pass.
-type verifyOutcome struct {
-	rep *snapshot.VerifyReport
-	err error
-}
-
-// verifyInBackground checks every checksum of the file at path on its own
-// reader and delivers the outcome once.
-func verifyInBackground(path string) <-chan verifyOutcome {
-	ch := make(chan verifyOutcome, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			ch <- verifyOutcome{err: err}
-			return
-		}
-		defer f.Close()
-		rep, err := snapshot.VerifyChecksums(f)
-		ch <- verifyOutcome{rep: rep, err: err}
-	}()
-	return ch
-}
-
-// gatedReader reads the dump for COPY and, at its end, waits for the
-// checksum pass: if it failed, the read fails (pgconn then sends CopyFail
-// and the server drops the restore) instead of returning EOF.
-type gatedReader struct {
-	r        io.Reader
-	verified <-chan verifyOutcome
-	got      bool
-	out      verifyOutcome
-}
-
-func (g *gatedReader) outcome() verifyOutcome {
-	if !g.got {
-		g.out, g.got = <-g.verified, true
+// reportDamage checks the checksums of the file the server refused as
+// damaged and, if they fail, prints where and returns the error to exit
+// with; nil when the file's checksums pass (the server's own message then
+// stands).
+func reportDamage(file *os.File, name string) error {
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil
 	}
-	return g.out
-}
-
-func (g *gatedReader) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	if err == io.EOF {
-		if out := g.outcome(); out.rep == nil || !out.rep.Passed() {
-			return n, errors.New("the file failed its checksum check: restore cancelled")
-		}
+	rep, err := snapshot.VerifyChecksums(file)
+	if rep == nil {
+		return withCode(exitBadFile, fmt.Errorf("restore: %s: %v (the server refused it: nothing was changed)", name, err))
 	}
-	return n, err
+	if rep.Passed() {
+		return nil
+	}
+	rep.Name = name
+	_ = rep.WriteText(os.Stderr)
+	return withCode(exitBadFile, fmt.Errorf("restore: %s is damaged; the server refused it before changing anything (nothing was changed). Run 'heliosdb-lite verify --input %s' for details, use an earlier dump, or restore the undamaged parts with --salvage", name, name))
 }
 
 // throughLeader returns a connection to the cluster's leader when conn is
