@@ -312,8 +312,12 @@ func TestCorruptFileRefusedAndExitCodes(t *testing.T) {
 	dst := proctest.Start(t, "dst", "--memory")
 	psql(t, dst, "create table canary(a int); insert into canary values (42)")
 	_, se := cli(t, dst, 3, "restore", "--input", bad)
-	if !strings.Contains(se, "nothing was changed") || !strings.Contains(se, "is damaged") {
+	if !strings.Contains(se, "nothing was changed") || !strings.Contains(se, "is damaged") || !strings.Contains(se, "Verification: FAILED") {
 		t.Fatalf("corrupt restore stderr: %s", se)
+	}
+	// The same through the staged path (a table subset, appended).
+	if _, se := cli(t, dst, 3, "restore", "--input", bad, "--tables", "users", "--mode", "append"); !strings.Contains(se, "is damaged") {
+		t.Fatalf("corrupt staged restore stderr: %s", se)
 	}
 	if psql(t, dst, "select a from canary") != "42" || psql(t, dst, "select count(*) from information_schema.tables where table_schema = 'public'") != "1" {
 		t.Fatal("corrupt file changed the database")
