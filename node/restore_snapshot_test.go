@@ -229,25 +229,34 @@ func TestSnapshotRestoreCluster(t *testing.T) {
 	}
 }
 
-// TestSnapshotRestoreSurvivesRestart: a single node with a data directory
-// restores a dump through raft's user restore, takes writes, restarts
-// from its snapshot store and log, and holds the same state.
-func TestSnapshotRestoreSurvivesRestart(t *testing.T) {
+// diskNodeWithRows starts a single node with a data directory, waits for
+// it to lead and fills table a (id bigint primary key, v text) with rows
+// 1..rows.
+func diskNodeWithRows(t *testing.T, rows int) (Config, *Node, *pgx.Conn) {
+	t.Helper()
 	c := DefaultConfig()
 	c.Server.Port = 0
 	c.Server.DataDir = t.TempDir()
 	n := startNode(t, c)
 	waitFor(t, 10*time.Second, "leader", n.repl.IsLeader)
-	ctx := context.Background()
 	conn := connect(t, n)
 	for _, q := range []string{
 		"create table a (id bigint primary key, v text)",
-		"insert into a select g, 'v' || g from generate_series(1, 2000) g",
+		"insert into a select g, 'v' || g from generate_series(1, " + strconv.Itoa(rows) + ") g",
 	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return c, n, conn
+}
+
+// TestSnapshotRestoreSurvivesRestart: a single node with a data directory
+// restores a dump through raft's user restore, takes writes, restarts
+// from its snapshot store and log, and holds the same state.
+func TestSnapshotRestoreSurvivesRestart(t *testing.T) {
+	c, n, conn := diskNodeWithRows(t, 2000)
+	ctx := context.Background()
 	file := dumpOf(t, conn, "compress 'zstd'")
 	if _, err := conn.Exec(ctx, "insert into a values (5000, 'gone after the restore')"); err != nil {
 		t.Fatal(err)
@@ -300,21 +309,8 @@ func TestSnapshotRestoreSurvivesRestart(t *testing.T) {
 // this server's disk (not a damaged file), changes nothing, and leaves no
 // spool file behind; with room again the same restore succeeds.
 func TestRestoreDiskFull(t *testing.T) {
-	c := DefaultConfig()
-	c.Server.Port = 0
-	c.Server.DataDir = t.TempDir()
-	n := startNode(t, c)
-	waitFor(t, 10*time.Second, "leader", n.repl.IsLeader)
+	c, _, conn := diskNodeWithRows(t, 20000)
 	ctx := context.Background()
-	conn := connect(t, n)
-	for _, q := range []string{
-		"create table a (id bigint primary key, v text)",
-		"insert into a select g, 'value ' || g from generate_series(1, 20000) g",
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
 	file := dumpOf(t, conn, "compress 'none'")
 	if _, err := conn.Exec(ctx, "delete from a where id > 10"); err != nil {
 		t.Fatal(err)
