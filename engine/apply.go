@@ -249,7 +249,8 @@ func (tx *txn) put(op *Op) error {
 				if string(ok) == string(nk) {
 					continue // the entry stays as it is
 				}
-				t.idx[i].Delete(bytesString(append(ok, key...)))
+				tx.okbuf = append(ok, key...) // kept: the next entry reuses its room
+				t.idx[i].Delete(bytesString(tx.okbuf))
 				t.idx[i].Load(newIdxEntry(nk, key))
 			}
 		}
@@ -323,8 +324,8 @@ func (tx *txn) unlinkRow(t *tableState, old rowItem) int64 {
 			tx.oldOff = off
 			for i, ix := range t.def.Indexes {
 				k, _ := appendKeyFromRow(tx.okbuf[:0], stringBytes(enc), off, ix.Columns)
-				tx.okbuf = k
-				t.idx[i].Delete(bytesString(append(k, key...)))
+				tx.okbuf = append(k, key...) // kept: the next entry reuses its room
+				t.idx[i].Delete(bytesString(tx.okbuf))
 			}
 		}
 	}
