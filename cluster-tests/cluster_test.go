@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +211,32 @@ func TestFollowerRestartReplaysLog(t *testing.T) {
 	}
 }
 
+// metrics reads the node's /metrics: the value of each sample without
+// labels.
+func (nd *Node) metrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + nd.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatalf("%s /metrics: %v", nd.ID, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s /metrics: %v", nd.ID, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
 func (nd *Node) log() string {
 	b, _ := os.ReadFile(nd.LogPath)
 	return string(b)
@@ -245,6 +274,15 @@ func TestFollowerBehindCompactedLogGetsSnapshot(t *testing.T) {
 	// state (fsm/receiveload.go), not a second load of the file.
 	if !strings.Contains(f.log(), "restored snapshot (loaded while received)") {
 		t.Errorf("%s did not install the snapshot it loaded while receiving it", f.ID)
+	}
+	// /metrics splits the rejoin: bytes received, receive and load time.
+	m := f.metrics(t)
+	for _, name := range []string{"heliosdb_snapshot_restores_total", "heliosdb_snapshot_restore_last_bytes",
+		"heliosdb_snapshot_restore_last_rows", "heliosdb_snapshot_restore_last_load_seconds",
+		"heliosdb_snapshot_restore_last_receive_seconds"} {
+		if v, ok := m[name]; !ok || v <= 0 {
+			t.Errorf("%s: %s = %v (present: %v) after a snapshot install", f.ID, name, v, ok)
+		}
 	}
 }
 

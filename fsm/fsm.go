@@ -60,6 +60,7 @@ type FSM struct {
 	// dumpHook is set once before raft starts (SetDumpHook).
 	dumpHook DumpHook
 	stats    persistStats
+	rstats   restoreStats
 	ae       aeState  // anti-entropy rounds (markers.go)
 	prep     prepared // a user restore's state, built by the node (userrestore.go)
 }
@@ -139,18 +140,27 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if st != nil {
 		f.eng.Install(st)
 		f.aeReset()
+		f.rstats.restored(RestoreStats{LastLSN: st.LSN()}, true)
 		f.log.Info("restored snapshot (loaded while received)", "lsn", st.LSN())
 		return nil
 	}
-	res, err := snapshot.Load(context.Background(), r, nil)
+	var read byteCount
+	res, err := snapshot.Load(context.Background(), io.TeeReader(r, &read), nil)
 	if err != nil {
 		return fmt.Errorf("fsm: restore: %w", err)
 	}
 	f.eng.Install(res.State)
 	f.aeReset()
-	f.log.Info("restored snapshot", "lsn", res.State.LSN(), "rows", res.Rows, "took", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	f.rstats.restored(RestoreStats{LastLSN: res.State.LSN(), LastRows: res.Rows, LastBytes: int64(read), LastLoad: took}, false)
+	f.log.Info("restored snapshot", "lsn", res.State.LSN(), "rows", res.Rows, "bytes", int64(read), "took", took.Round(time.Millisecond))
 	return nil
 }
+
+// byteCount counts the bytes written to it.
+type byteCount int64
+
+func (c *byteCount) Write(p []byte) (int, error) { *c += byteCount(len(p)); return len(p), nil }
 
 type fsmSnapshot struct {
 	state *engine.Snapshot

@@ -42,6 +42,9 @@ type receiveLoad struct {
 	err  error
 	rows uint64
 	took time.Duration
+	// first is when the first byte arrived; n counts the bytes.
+	first time.Time
+	n     int64
 }
 
 // startReceiveLoad starts a load for a full snapshot being received, or
@@ -77,6 +80,10 @@ var errLoadStopped = errors.New("fsm: the load beside the snapshot receive stopp
 // write feeds p (already written to the file) to the load. A load that
 // stopped is left alone; the snapshot is then loaded by Restore.
 func (rl *receiveLoad) write(p []byte) {
+	if rl.first.IsZero() {
+		rl.first = time.Now()
+	}
+	rl.n += int64(len(p))
 	if rl.dead {
 		return
 	}
@@ -91,6 +98,7 @@ func (rl *receiveLoad) write(p []byte) {
 // finish ends the stream and, if the load built the state, parks it for
 // the Restore that raft calls next.
 func (rl *receiveLoad) finish() {
+	received := time.Since(rl.first)
 	_ = rl.pw.Close()
 	<-rl.done
 	if rl.err != nil || rl.st == nil || rl.dead {
@@ -98,8 +106,10 @@ func (rl *receiveLoad) finish() {
 		return
 	}
 	rl.f.PrepareUserRestore(rl.head, rl.st)
-	rl.f.log.Info("snapshot loaded while received", "lsn", rl.st.LSN(), "rows", rl.rows,
-		"took", rl.took.Round(time.Millisecond))
+	rl.f.rstats.received(RestoreStats{LastLSN: rl.st.LSN(), LastRows: rl.rows, LastBytes: rl.n,
+		LastLoad: rl.took, LastReceive: received, LastReceived: true})
+	rl.f.log.Info("snapshot loaded while received", "lsn", rl.st.LSN(), "rows", rl.rows, "bytes", rl.n,
+		"received_in", received.Round(time.Millisecond), "took", rl.took.Round(time.Millisecond))
 }
 
 // cancel stops the load; nothing is parked.

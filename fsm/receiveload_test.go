@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -96,6 +97,11 @@ func TestReceiveLoad(t *testing.T) {
 	if parked(f) != nil || !bytes.Equal(engine.Canonical(f.eng.Snapshot()), want) {
 		t.Fatal("Restore did not install the state loaded while receiving")
 	}
+	rs := f.RestoreStats()
+	if rs.Restores != 1 || !rs.LastReceived || rs.LastBytes != int64(file.Len()) || rs.LastRows != 4000 ||
+		rs.LastLSN != lte.f.eng.Snapshot().LSN() || rs.LastLoad <= 0 || rs.LastReceive < 0 {
+		t.Fatalf("restore stats after a received snapshot: %+v (file %d bytes)", rs, file.Len())
+	}
 
 	// The same through receive, in pieces.
 	writeRows(te, def, 0, 10, "old2")
@@ -115,6 +121,19 @@ func TestReceiveLoad(t *testing.T) {
 	}
 	if parked(f) != nil {
 		t.Fatal("a damaged snapshot parked a state")
+	}
+	if rs := f.RestoreStats(); rs.Restores != 2 {
+		t.Fatalf("a refused snapshot was counted as restored: %+v", rs)
+	}
+
+	// Restore of a stream no receive loaded (a node's own snapshot at
+	// start) loads it itself and counts its bytes.
+	if err := f.Restore(io.NopCloser(bytes.NewReader(file.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.RestoreStats(); rs.Restores != 3 || rs.LastReceived || rs.LastReceive != 0 ||
+		rs.LastBytes != int64(file.Len()) || rs.LastRows != 4000 || rs.LastLoad <= 0 {
+		t.Fatalf("restore stats after a local restore: %+v (file %d bytes)", rs, file.Len())
 	}
 
 	// The node's own snapshot starts no load.

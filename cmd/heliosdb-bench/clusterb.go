@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -346,67 +347,96 @@ func clusterDump(ctx context.Context, n *hnode) (string, error) {
 // holding every row and serving linearizable reads.
 func rejoinRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bigDB, logf func(string, ...any)) error {
 	runs := min(cfg.Runs, 3)
-	var restart, install []float64
+	var restart, install []rejoinRun
 	for i := 0; i < runs; i++ {
 		for _, wipe := range []bool{false, true} {
-			d, err := rejoinOnce(ctx, c, wipe, logf)
+			r, err := rejoinOnce(ctx, c, wipe, logf)
 			if err != nil {
 				return err
 			}
 			if wipe {
-				install = append(install, d.Seconds())
+				install = append(install, r)
 			} else {
-				restart = append(restart, d.Seconds())
+				restart = append(restart, r)
 			}
 		}
 	}
 	mb := float64(db.raw) / 1e6
-	rates := func(xs []float64) string {
-		var r []float64
-		for _, x := range xs {
-			r = append(r, mb/x)
+	split := func(rs []rejoinRun) (total []float64, note string) {
+		var rate, load, recv, fileMB []float64
+		for _, r := range rs {
+			total = append(total, r.total.Seconds())
+			rate = append(rate, mb/r.total.Seconds())
+			if r.restored {
+				load = append(load, r.load)
+				recv = append(recv, r.receive)
+				fileMB = append(fileMB, r.bytes/1e6)
+			}
 		}
-		return newStat(r).String()
+		note = "MB/s of logical data: " + newStat(rate).String()
+		switch {
+		case len(load) == 0:
+			return total, note + "; no snapshot restored (the log held every entry)"
+		case len(load) < len(rs):
+			note += fmt.Sprintf("; %d of %d runs restored a snapshot", len(load), len(rs))
+		}
+		note += fmt.Sprintf("; of the time, snapshot load (decode, verify, build; the node's /metrics): %s s of a %s MB file",
+			newStat(load), newStat(fileMB))
+		if slices.Max(recv) > 0 {
+			note += fmt.Sprintf(", received from the leader in %s s (the load runs while it arrives)", newStat(recv))
+		}
+		return total, note
 	}
-	rep.add(row{Name: fmt.Sprintf("rejoin: restart from snapshot + log, %.0f MB logical", mb), Unit: "s", Ours: newStat(restart),
-		Note: "MB/s of logical data: " + rates(restart) + "; SIGKILL, restart with the same data dir, until /ready and every row applied"})
-	rep.add(row{Name: fmt.Sprintf("rejoin: rebuilt by snapshot install, %.0f MB logical", mb), Unit: "s", Ours: newStat(install),
-		Note: "MB/s of logical data: " + rates(install) + "; SIGKILL, data dir wiped, restart with --join, until /ready and every row applied"})
+	tr, nr := split(restart)
+	ti, ni := split(install)
+	rep.add(row{Name: fmt.Sprintf("rejoin: restart from snapshot + log, %.0f MB logical", mb), Unit: "s", Ours: newStat(tr),
+		Note: nr + "; SIGKILL, restart with the same data dir, until /ready and every row applied"})
+	rep.add(row{Name: fmt.Sprintf("rejoin: rebuilt by snapshot install, %.0f MB logical", mb), Unit: "s", Ours: newStat(ti),
+		Note: ni + "; SIGKILL, data dir wiped, restart with --join, until /ready and every row applied"})
 	return nil
 }
 
-func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, ...any)) (time.Duration, error) {
+// rejoinRun is one rejoin: its wall time and the rejoining node's own
+// account of the snapshot it restored.
+type rejoinRun struct {
+	total         time.Duration
+	restored      bool    // the node restored a snapshot (else it replayed the log only)
+	load, receive float64 // seconds
+	bytes         float64
+}
+
+func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, ...any)) (rejoinRun, error) {
 	if err := c.waitReady(ctx, 120*time.Second); err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	leader, f, err := c.follower(ctx)
 	if err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	// A log tail past the newest snapshot: writes the restarted node
 	// replays (or, wiped, must get from the snapshot and the log).
 	if _, err := runLoad(ctx, 4, 500*time.Millisecond, nil, pgxClient(leader.dsn(), insertW)); err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	f.kill()
 	st, err := leader.status(ctx)
 	if err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	if wipe {
 		if err := os.RemoveAll(f.dataDir); err != nil {
-			return 0, err
+			return rejoinRun{}, err
 		}
 		f.args = withoutFlag(f.args, "--bootstrap-expect")
 	}
 	logf("rejoin: %s restarted (wiped: %v), leader holds %d rows at index %d", f.id, wipe, st.Rows, st.CommitIndex)
 	t0 := time.Now()
 	if err := f.start(); err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	stopPerf, err := perfRecord(f, fmt.Sprintf("rejoin-%s-wiped-%v", f.id, wipe))
 	if err != nil {
-		return 0, err
+		return rejoinRun{}, err
 	}
 	defer stopPerf()
 	err = waitFor(ctx, 10*time.Minute, f.id+" caught up", func() error {
@@ -419,7 +449,20 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 		}
 		return f.getJSON(ctx, "/ready", nil)
 	}, f.exited)
-	return time.Since(t0), err
+	r := rejoinRun{total: time.Since(t0)}
+	if err != nil {
+		return r, err
+	}
+	m, err := f.metrics(ctx)
+	if err != nil {
+		return r, err
+	}
+	if m["heliosdb_snapshot_restores_total"] < 1 {
+		return r, nil // the log held every entry (small datasets)
+	}
+	r.restored = true
+	r.load, r.receive, r.bytes = m["heliosdb_snapshot_restore_last_load_seconds"], m["heliosdb_snapshot_restore_last_receive_seconds"], m["heliosdb_snapshot_restore_last_bytes"]
+	return r, nil
 }
 
 // perfRecord samples n's process with `perf record -g` (499 Hz) into

@@ -75,6 +75,34 @@ func doJSON(c *http.Client, req *http.Request, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// metrics reads n's /metrics: the value of each sample without labels.
+func (n *hnode) metrics(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.httpAddr()+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := adminClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, nil
+}
+
 func (n *hnode) status(ctx context.Context) (nodeStatus, error) {
 	var st nodeStatus
 	err := n.getJSON(ctx, "/status", &st)
