@@ -23,6 +23,10 @@ type Config struct {
 	Raft    RaftConfig    `toml:"raft"`
 	// AntiEntropy: see node/antientropy.go.
 	AntiEntropy AntiEntropyConfig `toml:"antientropy"`
+
+	// stagingIdle overrides the leftover staging tables' idle limit
+	// (staging_janitor.go); tests only.
+	stagingIdle time.Duration
 }
 
 // ServerConfig is the single-node part.

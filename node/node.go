@@ -155,6 +155,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		return nil, err
 	}
 	n.goFunc(n.runVerifyBackups)
+	n.goFunc(func() { n.runStagingJanitor(n.stagingIdle()) })
 	logger.Info("node started", "node_id", cfg.Server.NodeID, "pg_addr", n.PGAddr(), "data_dir", cfg.Server.DataDir,
 		"memory", cfg.Server.DataDir == "", "cluster", cfg.Clustered(), "version", Version)
 	return n, nil
