@@ -417,3 +417,63 @@ func TestQuorumLossRecovery(t *testing.T) {
 	mustExec(t, n4, "insert into acked values (22, 'n4')")
 	c.EnsureSame()
 }
+
+// A transaction block of more than 8 MiB, sent to a follower, commits on
+// every node in bounded raft entries (its rows staged, then promoted by
+// one small entry): every row on every node, identical data, no staging
+// table left.
+func TestLargeTransactionStaged(t *testing.T) {
+	skipShort(t)
+	c := NewCluster(t, 3, Options{})
+	mustExec(t, c.Nodes[0], "create table bulk (id bigint primary key, v text)")
+	leader := c.Leader(10 * time.Second)
+	f := c.others(leader)[0]
+	before := leader.metrics(t)["heliosdb_raft_last_index"]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, f.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	const rows = 150_000 // ~11 MB of encoded inserts
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"bulk"}, []string{"id", "v"}, pgx.CopyFromFunc(func() func() ([]any, error) {
+		i := int64(0)
+		return func() ([]any, error) {
+			if i == rows {
+				return nil, nil
+			}
+			i++
+			return []any{i, fmt.Sprintf("row %d %s", i, strings.Repeat("p", 48))}, nil
+		}
+	}()))
+	if err != nil || n != rows {
+		t.Fatalf("COPY in the block: %d rows, %v", n, err)
+	}
+	if _, err := tx.Exec(ctx, "insert into bulk values (0, 'by insert')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("COMMIT of a large block through a follower: %v", err)
+	}
+	if entries := leader.metrics(t)["heliosdb_raft_last_index"] - before; entries < 3 {
+		t.Errorf("the block took %v raft entries: not staged", entries)
+	}
+	for _, nd := range c.Nodes {
+		eventually(t, 30*time.Second, nd.ID+" holds the block", func() error {
+			got, err := localCount(ctx, nd, "bulk")
+			if err != nil {
+				return err
+			}
+			if got != rows+1 {
+				return fmt.Errorf("%d rows", got)
+			}
+			return nil
+		})
+	}
+	c.EnsureSame()
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -81,60 +83,7 @@ func (s *Session) copyStagedOnce(ctx context.Context, table string, run func(x *
 	if !ok {
 		return nil, errorf(codeSerialization, "could not serialize access due to concurrent schema change")
 	}
-	var idb [6]byte
-	if _, err := io.ReadFull(s.db.cfg.Rand, idb[:]); err != nil {
-		return nil, err
-	}
-	id := "copy" + hex.EncodeToString(idb[:])
-	sn := engine.StagingName(id, table)
-
-	// The rows go to staging; everything else (sequences) and the
-	// preconditions go with the promote. Absence preconditions on the
-	// target's keys are the promote's merge check instead.
-	final := &engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpPromote, Table: sn, Name: table, Seq: int(engine.PromoteMergeError)}}}
-	for _, p := range cs.Preconditions {
-		if p.Kind == engine.PreAbsent && p.Table == table {
-			continue
-		}
-		final.Preconditions = append(final.Preconditions, p)
-	}
-	var staged []engine.Op
-	for _, op := range cs.Ops {
-		if op.Table == table && (op.Kind == engine.OpInsert || op.Kind == engine.OpUpsert) {
-			op.Table = sn
-			staged = append(staged, op)
-		} else {
-			final.Ops = append(final.Ops, op)
-		}
-	}
-	cs.Ops = nil
-	propose := s.db.cfg.Propose
-	if _, err := propose(ctx, &engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpCreateTable, Table: sn, Def: engine.StagingDef(id, tbl.Def())}}}); err != nil {
-		return nil, err
-	}
-	done := false
-	defer func() {
-		if done {
-			return
-		}
-		// The client may be gone: drop the staging table regardless.
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = propose(dctx, &engine.ChangeSet{Ops: []engine.Op{{Kind: engine.OpDropTable, Table: sn}}})
-	}()
-	for len(staged) > 0 {
-		n, size := 0, 16
-		for n < len(staged) && (n == 0 || size+opBytes(&staged[n]) <= copyStageBytes) {
-			size += opBytes(&staged[n])
-			n++
-		}
-		if _, err := propose(ctx, &engine.ChangeSet{Ops: staged[:n]}); err != nil {
-			return nil, err
-		}
-		clear(staged[:n]) // let the proposed rows go
-		staged = staged[n:]
-	}
-	if _, err := propose(ctx, final); err != nil {
+	if _, err := s.proposeStaged(ctx, cs, map[string]*engine.TableDef{table: tbl.Def()}, "copy"); err != nil {
 		if tbl.Def().HasHiddenRowID() && sqlState(err) == codeUnique {
 			// Hidden row ids are chosen by this node above the table's
 			// largest key when the COPY was evaluated; a concurrent
@@ -145,6 +94,84 @@ func (s *Session) copyStagedOnce(ctx context.Context, table string, run func(x *
 		}
 		return nil, err
 	}
-	done = true
 	return res, nil
+}
+
+// proposeStaged proposes cs with its inserts into the tables of stage
+// (name: definition) staged: one entry creates a hidden staging table per
+// table, the rows go into them in entries of at most copyStageBytes, and
+// one final entry holds the rest of cs, its preconditions (less the
+// absence checks on staged keys: the promote's merge check replaces them)
+// and the promotes. Clients see nothing before the final entry; any
+// failure drops the staging tables. The staging tables' id starts with
+// kind.
+func (s *Session) proposeStaged(ctx context.Context, cs *engine.ChangeSet, stage map[string]*engine.TableDef, kind string) (uint64, error) {
+	var idb [6]byte
+	if _, err := io.ReadFull(s.db.cfg.Rand, idb[:]); err != nil {
+		return 0, err
+	}
+	id := kind + hex.EncodeToString(idb[:])
+	names := slices.Sorted(maps.Keys(stage))
+	create := &engine.ChangeSet{}
+	var promotes []engine.Op
+	for _, t := range names {
+		sn := engine.StagingName(id, t)
+		create.Ops = append(create.Ops, engine.Op{Kind: engine.OpCreateTable, Table: sn, Def: engine.StagingDef(id, stage[t])})
+		promotes = append(promotes, engine.Op{Kind: engine.OpPromote, Table: sn, Name: t, Seq: int(engine.PromoteMergeError)})
+	}
+	final := &engine.ChangeSet{}
+	for _, p := range cs.Preconditions {
+		if _, staged := stage[p.Table]; p.Kind == engine.PreAbsent && staged {
+			continue
+		}
+		final.Preconditions = append(final.Preconditions, p)
+	}
+	var staged []engine.Op
+	for _, op := range cs.Ops {
+		if _, ok := stage[op.Table]; ok && op.Kind == engine.OpInsert {
+			op.Table = engine.StagingName(id, op.Table)
+			staged = append(staged, op)
+		} else {
+			final.Ops = append(final.Ops, op)
+		}
+	}
+	// After the rest: a table the change set creates exists by then.
+	final.Ops = append(final.Ops, promotes...)
+	cs.Ops = nil
+	propose := s.db.cfg.Propose
+	if _, err := propose(ctx, create); err != nil {
+		return 0, err
+	}
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		// The client may be gone: drop the staging tables regardless.
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		drop := &engine.ChangeSet{}
+		for _, t := range names {
+			drop.Ops = append(drop.Ops, engine.Op{Kind: engine.OpDropTable, Table: engine.StagingName(id, t)})
+		}
+		_, _ = propose(dctx, drop)
+	}()
+	for len(staged) > 0 {
+		n, size := 0, 16
+		for n < len(staged) && (n == 0 || size+opBytes(&staged[n]) <= copyStageBytes) {
+			size += opBytes(&staged[n])
+			n++
+		}
+		if _, err := propose(ctx, &engine.ChangeSet{Ops: staged[:n]}); err != nil {
+			return 0, err
+		}
+		clear(staged[:n]) // let the proposed rows go
+		staged = staged[n:]
+	}
+	lsn, err := propose(ctx, final)
+	if err != nil {
+		return 0, err
+	}
+	done = true
+	return lsn, nil
 }

@@ -442,7 +442,7 @@ func (s *Session) execData(ctx context.Context, run func(x *execCtx) (*pgwire.Re
 				continue
 			}
 		}
-		if lsn, err = s.db.cfg.Propose(ctx, cs); err == nil {
+		if lsn, err = s.proposeTx(ctx, cs, state); err == nil { // staged if large: tx_staged.go
 			return res, nil
 		}
 		lsn = 0

@@ -321,7 +321,7 @@ func (s *Session) commit(ctx context.Context) error {
 		return nil
 	}
 	cs := &engine.ChangeSet{Preconditions: tx.pres, Ops: tx.ops}
-	lsn, err := s.db.cfg.Propose(ctx, cs)
+	lsn, err := s.proposeTx(ctx, cs, tx.base) // staged if large: tx_staged.go
 	for attempt := 1; err != nil && isSerialization(err) && tx.replayable && attempt < s.db.cfg.MaxRetries; attempt++ {
 		if berr := s.backoff(ctx, attempt); berr != nil {
 			return berr
@@ -337,7 +337,7 @@ func (s *Session) commit(ctx context.Context) error {
 		if len(ntx.ops) == 0 {
 			return nil
 		}
-		lsn, err = s.db.cfg.Propose(ctx, &engine.ChangeSet{Preconditions: ntx.pres, Ops: ntx.ops})
+		lsn, err = s.proposeTx(ctx, &engine.ChangeSet{Preconditions: ntx.pres, Ops: ntx.ops}, ntx.base)
 	}
 	if err != nil {
 		lsn = 0
