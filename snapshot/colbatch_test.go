@@ -383,7 +383,7 @@ func TestColumnRebuildUniform(t *testing.T) {
 		if i%97 == 0 {
 			keys[i] = engine.EncodeKey(nil, "k"+strconv.Itoa(i)) // a literal key
 		}
-		lsns[i] = uint64(i/10) + 1<<60*uint64(i%2) // 9-byte LSNs too
+		lsns[i] = uint64(i/10) + 1<<60*uint64(i/5%2) // runs of one LSN (from 0), 9-byte LSNs too
 	}
 	raw := colRaw(t, keys, rows, lsns)
 	var e colEncoder

@@ -68,6 +68,8 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 		pkp       int       // its offset in out
 		g         hashGroup // rows written, not yet hashed
 		ng        int
+		lw        uint64     // lsn's uvarint as one word (uvarint8)
+		lwn       = uint8(1) // its length, more than 8 when lsn takes more bytes
 	)
 	stride := sl + 1
 	for i := 0; i < count; i++ {
@@ -221,19 +223,23 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 			es += w - 1
 			p += w - 1
 		}
-		dv, m := varintAt(lsns, lo)
-		if m <= 0 {
-			return colBad("bad lsn at row %d", i)
+		if lo < len(lsns) && lsns[lo] == 0 {
+			lo++ // the previous row's LSN (rows of one transaction): its varint is lw
+		} else {
+			dv, m := varintAt(lsns, lo)
+			if m <= 0 {
+				return colBad("bad lsn at row %d", i)
+			}
+			lo += m
+			lsn += uint64(dv)
+			lw, lwn = uvarint8(lsn)
 		}
-		lo += m
-		lsn += uint64(dv)
 		if p >= rawLen {
 			return colBad("rows exceed the raw length %d", rawLen)
 		}
-		if lsn < 1<<56 {
-			v, n := uvarint8(lsn)
-			binary.LittleEndian.PutUint64(out[p:], v)
-			p += int(n)
+		if lwn <= 8 {
+			binary.LittleEndian.PutUint64(out[p:], lw)
+			p += int(lwn)
 		} else {
 			p += binary.PutUvarint(out[p:], lsn)
 		}

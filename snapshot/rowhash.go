@@ -14,8 +14,9 @@ import (
 // run in place, with the window's first bytes replaced by the prefix as
 // it loads them, instead of copying the row into a scratch buffer (whose
 // freshly stored bytes the hash's wider loads could not take from the
-// store buffer). Rows are hashed two at a time (hashWin2): one XXH64 of a
-// short input is a chain of dependent multiplies. The algorithm is the
+// store buffer). Rows are hashed four at a time (hashWin4) or two
+// (hashWin2): one XXH64 of a short input is a chain of dependent
+// multiplies. The algorithm is the
 // XXH64 of the specification; TestRowHashInPlace and the fuzz targets
 // check it against engine.RowHash.
 
@@ -110,6 +111,86 @@ func (h *rowHasher) hashWin2(b []byte, b0, n0, b1, n1 int) (uint64, uint64) {
 	return xxAvalanche(xxTail(a0+uint64(n0), r0, 32, n0)), xxAvalanche(xxTail(a1+uint64(n1), r1, 32, n1))
 }
 
+// hashWin4 is hashWin of four windows of 32 to 63 bytes each (one
+// stripe), their stripes, merges and tails interleaved: four chains of
+// dependent multiplies side by side, and tails without branches on the
+// windows' lengths (xxTailShort), which differ from row to row and would
+// otherwise be mispredicted.
+func (h *rowHasher) hashWin4(b []byte, b0, n0, b1, n1, b2, n2, b3, n3 int) (uint64, uint64, uint64, uint64) {
+	r0 := b[b0 : b0+n0+8 : b0+n0+8]
+	r1 := b[b1 : b1+n1+8 : b1+n1+8]
+	r2 := b[b2 : b2+n2+8 : b2+n2+8]
+	r3 := b[b3 : b3+n3+8 : b3+n3+8]
+	a0 := h.stripe(r0)
+	a1 := h.stripe(r1)
+	a2 := h.stripe(r2)
+	a3 := h.stripe(r3)
+	a0 = xxTailShort(a0+uint64(n0), r0, n0)
+	a1 = xxTailShort(a1+uint64(n1), r1, n1)
+	a2 = xxTailShort(a2+uint64(n2), r2, n2)
+	a3 = xxTailShort(a3+uint64(n3), r3, n3)
+	return xxAvalanche(a0), xxAvalanche(a1), xxAvalanche(a2), xxAvalanche(a3)
+}
+
+// stripe is XXH64's accumulator after the first 32 bytes of r (with the
+// prefix words in place) and the merge, for an input of 32 to 63 bytes.
+func (h *rowHasher) stripe(r []byte) uint64 {
+	_ = r[31]
+	p1, p2 := xxPrime1, xxPrime2 // variables: the seeds wrap around
+	v1 := xxRound(p1+p2, binary.LittleEndian.Uint64(r)&^h.pm[0]|h.pw[0])
+	v2 := xxRound(p2, binary.LittleEndian.Uint64(r[8:])&^h.pm[1]|h.pw[1])
+	v3 := xxRound(0, binary.LittleEndian.Uint64(r[16:])&^h.pm[2]|h.pw[2])
+	v4 := xxRound(-p1, binary.LittleEndian.Uint64(r[24:])&^h.pm[3]|h.pw[3])
+	acc := bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+	acc = xxMerge(acc, v1)
+	acc = xxMerge(acc, v2)
+	acc = xxMerge(acc, v3)
+	return xxMerge(acc, v4)
+}
+
+// xxTailShort is xxTail from byte 32 of an input of n < 64 bytes without
+// branches on n: each of the up to three 8-byte rounds, the 4-byte round
+// and the up to three 1-byte rounds is computed and kept only when n has
+// it (a conditional move); loads stay within r[:n+8].
+func xxTailShort(acc uint64, r []byte, n int) uint64 {
+	rem := uint(n - 32) // 0..31
+	k8 := rem >> 3
+	w := binary.LittleEndian.Uint64(r[32:])
+	a := bits.RotateLeft64(acc^xxRound(0, w), 27)*xxPrime1 + xxPrime4
+	if k8 >= 1 {
+		acc = a
+	}
+	w = binary.LittleEndian.Uint64(r[min(40, n):])
+	a = bits.RotateLeft64(acc^xxRound(0, w), 27)*xxPrime1 + xxPrime4
+	if k8 >= 2 {
+		acc = a
+	}
+	w = binary.LittleEndian.Uint64(r[min(48, n):])
+	a = bits.RotateLeft64(acc^xxRound(0, w), 27)*xxPrime1 + xxPrime4
+	if k8 >= 3 {
+		acc = a
+	}
+	w = binary.LittleEndian.Uint64(r[32+8*k8:])
+	a = bits.RotateLeft64(acc^uint64(uint32(w))*xxPrime1, 23)*xxPrime2 + xxPrime3
+	if rem&4 != 0 {
+		acc, w = a, w>>32
+	}
+	c := rem & 3
+	a = bits.RotateLeft64(acc^(w&0xff)*xxPrime5, 11) * xxPrime1
+	if c >= 1 {
+		acc = a
+	}
+	a = bits.RotateLeft64(acc^(w>>8&0xff)*xxPrime5, 11) * xxPrime1
+	if c >= 2 {
+		acc = a
+	}
+	a = bits.RotateLeft64(acc^(w>>16&0xff)*xxPrime5, 11) * xxPrime1
+	if c >= 3 {
+		acc = a
+	}
+	return acc
+}
+
 // xxTail takes in the bytes of r from p to n (fewer than 32) into acc;
 // r holds eight readable bytes after n.
 func xxTail(acc uint64, r []byte, p, n int) uint64 {
@@ -162,8 +243,8 @@ func (g *hashGroup) add(h *rowHasher, out []byte, j, kp, l, es, el int, zeroed b
 	g.win[j], g.n[j], g.lp[j] = int32(w), int32(n), int32(lp)
 }
 
-// hash hashes the group's first len(rows) rows (two at a time where both
-// have a window), sets their Hash, puts back their one-byte lengths and
+// hash hashes the group's first len(rows) rows (four at a time where four
+// in a row have windows of one stripe, else two where both have one), sets their Hash, puts back their one-byte lengths and
 // returns the sum of their hashes.
 func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
 	var sum uint64
@@ -171,6 +252,13 @@ func (g *hashGroup) hash(h *rowHasher, out []byte, rows []Row) uint64 {
 	for j := 0; j < len(rows); j++ {
 		var hv uint64
 		switch {
+		case j+3 < len(rows) && win[j] >= 0 && win[j+1] >= 0 && win[j+2] >= 0 && win[j+3] >= 0 &&
+			n[j] < 64 && n[j+1] < 64 && n[j+2] < 64 && n[j+3] < 64:
+			h0, h1, h2, h3 := h.hashWin4(out, int(win[j]), int(n[j]), int(win[j+1]), int(n[j+1]), int(win[j+2]), int(n[j+2]), int(win[j+3]), int(n[j+3]))
+			rows[j].Hash, rows[j+1].Hash, rows[j+2].Hash, rows[j+3].Hash = h0, h1, h2, h3
+			sum += h0 + h1 + h2 + h3
+			j += 3
+			continue
 		case win[j] >= 0 && j+1 < len(rows) && win[j+1] >= 0:
 			var hw uint64
 			hv, hw = h.hashWin2(out, int(win[j]), int(n[j]), int(win[j+1]), int(n[j+1]))

@@ -9,7 +9,7 @@ import (
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
 
-// hashWin and hashWin2 agree with engine.RowHash for every prefix, key
+// hashWin, hashWin2 and hashWin4 agree with engine.RowHash for every prefix, key
 // and encoding length around the XXH64 block and tail boundaries, whatever
 // bytes surround the run (its length byte zeroed).
 func TestRowHashInPlace(t *testing.T) {
@@ -38,6 +38,9 @@ func TestRowHashInPlace(t *testing.T) {
 					if g0, g1 := h.hashWin2(buf, ks-h.pre, n, 200+ks-h.pre, m); g0 != want || g1 != want2 {
 						t.Fatalf("pair: table %q key %d enc %d/%d: %x %x, want %x %x", table, kl, el, m, g0, g1, want, want2)
 					}
+					if n < 64 {
+						checkWin4(t, &h, rng, buf[ks-h.pre:], kl, n, want)
+					}
 				}
 				if got := h.hash(key, enc); got != want {
 					t.Fatalf("hash: table %q key %d enc %d: %x, want %x", table, kl, el, got, want)
@@ -47,10 +50,34 @@ func TestRowHashInPlace(t *testing.T) {
 	}
 }
 
+// checkWin4 checks hashWin4 on the window w[:n] (key length kl, hash
+// want) and three more of the same key with other encodings, of 32 to 63
+// bytes, at unaligned offsets.
+func checkWin4(t *testing.T, h *rowHasher, rng *rand.Rand, w []byte, kl, n int, want uint64) {
+	t.Helper()
+	var bases, lens [4]int
+	var wants [4]uint64
+	b := make([]byte, 4*80)
+	for i := range 4 {
+		m := n
+		if i > 0 {
+			m = max(h.pre+kl+1+rng.IntN(64-h.pre-kl-1), 32)
+		}
+		bases[i], lens[i] = 80*i+rng.IntN(8), m
+		copy(b[bases[i]:], w[:m])
+		wants[i] = engine.RowHash(h.table, string(w[h.pre:h.pre+kl]), string(b[bases[i]+h.pre+kl+1:bases[i]+m]))
+	}
+	var got [4]uint64
+	got[0], got[1], got[2], got[3] = h.hashWin4(b, bases[0], lens[0], bases[1], lens[1], bases[2], lens[2], bases[3], lens[3])
+	if got != wants || wants[0] != want {
+		t.Fatalf("four: table %q key %d lengths %v: %x, want %x", h.table, kl, lens, got, wants)
+	}
+}
+
 // BenchmarkRowHash hashes the bench rows (parsed beforehand) on one core:
 // copied into the scratch and hashed by xxhash.Sum64 ("scratch"), or in
-// place with the length byte zeroed, one row at a time ("window") or two
-// ("window2").
+// place with the length byte zeroed, one row at a time ("window"), two
+// ("window2") or four ("window4").
 func BenchmarkRowHash(b *testing.B) {
 	snap, _ := benchSnap(b)
 	batches := rawBatches(b, snap)
@@ -75,7 +102,7 @@ func BenchmarkRowHash(b *testing.B) {
 	}
 	var h rowHasher
 	h.reset("bench")
-	for _, mode := range []string{"scratch", "window", "window2"} {
+	for _, mode := range []string{"scratch", "window", "window2", "window4"} {
 		b.Run(mode, func(b *testing.B) {
 			var sum uint64
 			start := processCPU()
@@ -88,6 +115,11 @@ func BenchmarkRowHash(b *testing.B) {
 						continue
 					}
 					switch {
+					case mode == "window4" && j+3 < len(runs) && &runs[j+3].w[0] == &r.w[0] && runs[j+1].kl == r.kl && runs[j+2].kl == r.kl && runs[j+3].kl == r.kl:
+						q, u, v := runs[j+1], runs[j+2], runs[j+3]
+						a, c, d, e := h.hashWin4(r.w, r.ks-h.pre, h.pre+r.kl+1+r.el, q.ks-h.pre, h.pre+q.kl+1+q.el, u.ks-h.pre, h.pre+u.kl+1+u.el, v.ks-h.pre, h.pre+v.kl+1+v.el)
+						sum += a + c + d + e
+						j += 3
 					case mode == "window2" && j+1 < len(runs) && &runs[j+1].w[0] == &r.w[0] && h.pre+runs[j+1].kl+1+runs[j+1].el >= 32:
 						q := runs[j+1]
 						a, c := h.hashWin2(r.w, r.ks-h.pre, h.pre+r.kl+1+r.el, q.ks-h.pre, h.pre+q.kl+1+q.el)
