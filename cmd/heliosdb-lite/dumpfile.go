@@ -85,12 +85,16 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 // trailer simply accumulate there); a full buffer goes to the goroutine.
 // Nothing else buffers in front of it: the copy from the connection's
 // buffer into this one is the only copy in user space.
+//
+// The buffers are outside the Go heap (bufAlloc; see its comment) and
+// released by close.
 type asyncWriter struct {
 	w    io.Writer
 	cur  []byte
 	work chan []byte
 	free chan []byte
 	done chan struct{}
+	bufs [][]byte // the buffers mapped by bufAlloc, released by close
 
 	mu     sync.Mutex // guards err
 	err    error
@@ -136,12 +140,18 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 	if err := a.failed(); err != nil {
 		return 0, err
 	}
+	if a.closed {
+		return 0, errAsyncClosed
+	}
 	n := len(p)
 	for len(p) > 0 {
 		if a.cur == nil {
 			a.cur = <-a.free
 			if cap(a.cur) < asyncBufSize {
-				a.cur = alignedBuf(asyncBufSize)
+				var mapped bool
+				if a.cur, mapped = bufAlloc(asyncBufSize); mapped {
+					a.bufs = append(a.bufs, a.cur)
+				}
 			}
 		}
 		k := min(len(p), cap(a.cur)-len(a.cur))
@@ -165,17 +175,23 @@ func (a *asyncWriter) Flush() error {
 	return a.failed()
 }
 
-// close writes what is left, waits for every write handed over and
-// returns the first error.
+// close writes what is left, waits for every write handed over, releases
+// the buffers and returns the first error.
 func (a *asyncWriter) close() error {
 	if !a.closed {
 		_ = a.Flush()
 		a.closed = true
 		close(a.work)
 		<-a.done
+		for _, b := range a.bufs {
+			bufFree(b)
+		}
+		a.bufs = nil
 	}
 	return a.failed()
 }
+
+var errAsyncClosed = errors.New("write after close")
 
 // directAlign is the alignment of O_DIRECT writes: buffer address, length
 // and file offset (4096 covers 512-byte and 4 KiB sector disks).
