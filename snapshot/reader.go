@@ -444,6 +444,14 @@ func (r *Reader) runDecode() {
 			p.item = &Item{Kind: kind, Batch: b}
 		}
 		close(p.done)
+		// Let the consumer (readied by close, waiting in this P's next
+		// slot) and runRead run now: with one worker per core they would
+		// otherwise wait until a worker finds work empty, while workers
+		// decode ahead as far as queue allows, each batch in a fresh
+		// buffer and row slice. Decode lz4 allocated 42-45 MB per 70 MB
+		// file without this, 28-34 MB with it, and used ~4% less CPU
+		// (fewer collections).
+		runtime.Gosched()
 	}
 }
 
