@@ -220,11 +220,83 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 	return res, nil
 }
 
+// OutputPath says how to write a dump to path. A regular file (or a
+// path that does not exist yet) is replaced atomically: target is path.
+// A symbolic link is followed: target is the file it points to (which
+// may not exist yet), replaced or created; the link stays. A device, FIFO
+// or socket (/dev/null, a named pipe) is not replaced but written into as
+// the bytes come (stream), as standard output is. A directory is an
+// error.
+func OutputPath(path string) (target string, stream bool, err error) {
+	for hops := 0; ; hops++ {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return path, false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		m := fi.Mode()
+		switch {
+		case m&os.ModeSymlink != 0:
+			if hops == 40 {
+				return "", false, fmt.Errorf("%s: too many levels of symbolic links", path)
+			}
+			dest, err := os.Readlink(path)
+			if err != nil {
+				return "", false, err
+			}
+			if !filepath.IsAbs(dest) {
+				dest = filepath.Join(filepath.Dir(path), dest)
+			}
+			path = dest
+		case m.IsRegular():
+			return path, false, nil
+		case m.IsDir():
+			return "", false, fmt.Errorf("%s is a directory: give a file name", path)
+		case m&(os.ModeDevice|os.ModeCharDevice|os.ModeNamedPipe|os.ModeSocket) != 0:
+			return path, true, nil
+		default:
+			return "", false, fmt.Errorf("%s is not a regular file, device or pipe (%v)", path, m.Type())
+		}
+	}
+}
+
+// WriteStream writes fn's bytes into the device, FIFO or socket at path
+// (OutputPath said stream): opened for writing, never created or
+// truncated.
+func WriteStream(path string, fn func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // WriteFileAtomic writes path durably: fn writes into a temporary file in
 // the same directory, which is fsynced, renamed over path, and the
 // directory fsynced. On any error the temporary file is removed and path
-// is untouched.
+// is untouched. Where path is a symbolic link, the file it points to is
+// replaced; a device or pipe is written into (OutputPath).
 func WriteFileAtomic(path string, fn func(w io.Writer) error) (err error) {
+	path, stream, err := OutputPath(path)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if stream {
+		if err := WriteStream(path, fn); err != nil {
+			return fmt.Errorf("snapshot: writing %s: %w", path, err)
+		}
+		return nil
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 // writeDumpFile writes path durably, as snapshot.WriteFileAtomic does (a
@@ -20,7 +22,18 @@ import (
 // file system allows it, else through the page cache with an fsync started
 // in the background every syncEvery bytes. (With one fsync at the end, a
 // 1 GB dump waited ~0.7 s for the disk after the last byte came in.)
+//
+// A symbolic link is followed (the file it points to is replaced); a
+// device or pipe such as /dev/null is written into as the bytes come
+// (snapshot.OutputPath).
 func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
+	path, stream, err := snapshot.OutputPath(path)
+	if err != nil {
+		return err
+	}
+	if stream {
+		return snapshot.WriteStream(path, fn)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
