@@ -1,8 +1,9 @@
 package engine
 
 import (
-	"strings"
+	"sort"
 	"sync/atomic"
+	"unsafe"
 )
 
 // cowTree is an ordered copy-on-write B-tree of items identified by a
@@ -22,7 +23,15 @@ import (
 //     the inner nodes on the path of a write (whose items, the separators,
 //     rarely change) copy only their children: one allocation less per
 //     inner node copied, the most frequent copy when writes land at random
-//     positions.
+//     positions;
+//   - in index trees (blocks), a copied node is one allocation holding the
+//     node and its array (a leaf's items, an inner node's children), and a
+//     leaf's items are copied into it on the first write, in the same pass
+//     that inserts or removes the item written;
+//   - a delete that leaves a node under the minimum evens it out with its
+//     neighbour instead of borrowing one item, so a run of deletes at one
+//     end (deletes in key order) rebalances once per many deletes, and a
+//     removal shifts the shorter side of its array.
 //
 // Copy is O(1): both trees share nodes, and a node is copied the first time
 // a tree that does not own it writes to it. After Copy the source must not
@@ -34,6 +43,29 @@ type cowTree[T any] struct {
 	count int
 	max   int // items per node; a node has max+1 children at most
 	keyOf func(T) string
+	// find, when set, is search within one node's items without an
+	// indirect keyOf call per comparison (searchRecs).
+	find func(items []T, key string) (int, bool)
+	// blocks: nodes copied by mut are allocated with their arrays
+	// (leafBlock, innerBlock); set only when max is blockItems.
+	blocks bool
+}
+
+// blockItems is the node size of trees that allocate nodes in blocks.
+const blockItems = idxNodeItems
+
+// leafBlock is a leaf copied by mut in a tree with blocks: the node and
+// the array its items move into on the first write, in one allocation.
+type leafBlock[T any] struct {
+	n     cowNode[T]
+	items [blockItems]T
+}
+
+// innerBlock is an inner node copied by mut in a tree with blocks, with
+// its children array.
+type innerBlock[T any] struct {
+	n        cowNode[T]
+	children [blockItems + 1]*cowNode[T]
 }
 
 type cowNode[T any] struct {
@@ -43,6 +75,9 @@ type cowNode[T any] struct {
 	// shared: items is the array of the node this one was copied from, to
 	// be copied before the first write (ownItems).
 	shared bool
+	// inLeafBlock: n is the first field of a leafBlock, whose array
+	// receives its items when they are first written (itemArray).
+	inLeafBlock bool
 }
 
 var cowIsoSeq atomic.Uint64
@@ -66,43 +101,60 @@ func (n *cowNode[T]) leaf() bool { return n.children == nil }
 
 // search returns the position of key in n, or where it would be inserted.
 func (tr *cowTree[T]) search(n *cowNode[T], key string) (int, bool) {
-	lo, hi := 0, len(n.items)
-	for lo < hi {
-		h := int(uint(lo+hi) >> 1)
-		switch c := strings.Compare(tr.keyOf(n.items[h]), key); {
-		case c == 0:
-			return h, true
-		case c < 0:
-			lo = h + 1
-		default:
-			hi = h
-		}
+	if tr.find != nil {
+		return tr.find(n.items, key)
 	}
-	return lo, false
+	i := sort.Search(len(n.items), func(i int) bool { return tr.keyOf(n.items[i]) >= key })
+	return i, i < len(n.items) && tr.keyOf(n.items[i]) == key
 }
 
 // mut returns *cn owned by tr, copying it first if it is shared. The copy
-// shares n's items until it writes to them (ownItems).
+// shares n's items until it writes to them (ownItems, insertItem,
+// removeItem).
 func (tr *cowTree[T]) mut(cn **cowNode[T]) *cowNode[T] {
 	n := *cn
 	if n.iso == tr.iso {
 		return n
 	}
-	c := &cowNode[T]{iso: tr.iso, items: n.items, shared: true}
-	if n.children != nil {
-		c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
+	var c *cowNode[T]
+	switch {
+	case !tr.blocks:
+		c = &cowNode[T]{iso: tr.iso, items: n.items, shared: true}
+		if n.children != nil {
+			c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
+			copy(c.children, n.children)
+		}
+	case n.children == nil:
+		b := new(leafBlock[T])
+		c = &b.n
+		c.iso, c.items, c.shared, c.inLeafBlock = tr.iso, n.items, true, true
+	default:
+		b := new(innerBlock[T])
+		c = &b.n
+		c.iso, c.items, c.shared = tr.iso, n.items, true
+		c.children = b.children[:len(n.children)]
 		copy(c.children, n.children)
 	}
 	*cn = c
 	return c
 }
 
-// ownItems gives the node n owned by tr its own copy of its items (with
-// room for one more) if it still shares them. Every write to items goes
-// through it.
+// itemArray returns an array of length l that the node n (owned by tr,
+// sharing its items) may take as its own: its block's array, or a new one
+// with room for one more item.
+func (tr *cowTree[T]) itemArray(n *cowNode[T], l int) []T {
+	if n.inLeafBlock {
+		return (*leafBlock[T])(unsafe.Pointer(n)).items[:l]
+	}
+	return make([]T, l, min(tr.max, l+1))
+}
+
+// ownItems gives the node n owned by tr its own copy of its items if it
+// still shares them. Every write to items goes through it (or through
+// insertItem and removeItem, which copy and write in one pass).
 func (tr *cowTree[T]) ownItems(n *cowNode[T]) {
 	if n.shared {
-		items := make([]T, len(n.items), min(tr.max, len(n.items)+1))
+		items := tr.itemArray(n, len(n.items))
 		copy(items, n.items)
 		n.items, n.shared = items, false
 	}
@@ -110,14 +162,27 @@ func (tr *cowTree[T]) ownItems(n *cowNode[T]) {
 
 // insertItem inserts item at i of the owned node n.
 func (tr *cowTree[T]) insertItem(n *cowNode[T], i int, item T) {
-	tr.ownItems(n)
+	if n.shared {
+		items := tr.itemArray(n, len(n.items)+1)
+		copy(items, n.items[:i])
+		items[i] = item
+		copy(items[i+1:], n.items[i:])
+		n.items, n.shared = items, false
+		return
+	}
 	n.items = insertAt(n.items, i, item, tr.max)
 }
 
 // removeItem removes item i of the owned node n and returns it.
 func (tr *cowTree[T]) removeItem(n *cowNode[T], i int) T {
-	tr.ownItems(n)
 	prev := n.items[i]
+	if n.shared {
+		items := tr.itemArray(n, len(n.items)-1)
+		copy(items, n.items[:i])
+		copy(items[i:], n.items[i+1:])
+		n.items, n.shared = items, false
+		return prev
+	}
 	n.items = removeAt(n.items, i)
 	return prev
 }
@@ -143,8 +208,16 @@ func insertAt[E any](s []E, i int, v E, limit int) []E {
 	return s
 }
 
+// removeAt removes element i of s, shifting the shorter side: removing
+// near the front moves the front up and gives up the first slot of the
+// array (insertAt reallocates when the room runs out).
 func removeAt[E any](s []E, i int) []E {
 	var zero E
+	if i < len(s)/2 {
+		copy(s[1:i+1], s[:i])
+		s[0] = zero
+		return s[1:]
+	}
 	copy(s[i:], s[i+1:])
 	s[len(s)-1] = zero
 	return s[:len(s)-1]
@@ -243,7 +316,7 @@ func (tr *cowTree[T]) split(n *cowNode[T], appending bool) (*cowNode[T], T) {
 	}
 	if n.shared {
 		// Copy only the half that stays.
-		left := make([]T, i, min(tr.max, i+1))
+		left := tr.itemArray(n, i)
 		copy(left, n.items)
 		n.items, n.shared = left, false
 	} else {
@@ -388,40 +461,92 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 	return prev, true
 }
 
-// rebalance refills child i of n after a delete left it under the minimum.
+// rebalance refills child i of n (owned by tr) after a delete left it
+// under the minimum: it merges it with a neighbour, or moves items over
+// from the neighbour until both hold about the same number.
 func (tr *cowTree[T]) rebalance(n *cowNode[T], i int) {
 	if i == len(n.items) {
 		i--
 	}
-	left := tr.mut(&n.children[i])
-	right := tr.mut(&n.children[i+1])
-	if len(left.items)+len(right.items) < tr.max {
-		items := make([]T, 0, len(left.items)+1+len(right.items))
-		left.items = append(append(append(items, left.items...), n.items[i]), right.items...)
+	if l, r := n.children[i], n.children[i+1]; len(l.items)+len(r.items) < tr.max {
+		left := tr.mut(&n.children[i]) // the right node goes: it is only read
+		items := make([]T, 0, len(l.items)+1+len(r.items))
+		left.items = append(append(append(items, left.items...), n.items[i]), r.items...)
 		left.shared = false
 		if !left.leaf() {
-			children := make([]*cowNode[T], 0, len(left.children)+len(right.children))
-			left.children = append(append(children, left.children...), right.children...)
+			children := make([]*cowNode[T], 0, len(left.children)+len(r.children))
+			left.children = append(append(children, left.children...), r.children...)
 		}
 		tr.removeItem(n, i)
 		n.children = removeAt(n.children, i+1)
 		return
 	}
+	left := tr.mut(&n.children[i])
+	right := tr.mut(&n.children[i+1])
+	sep := n.items[i]
 	if len(left.items) > len(right.items) {
-		tr.insertItem(right, 0, n.items[i])
-		tr.setItem(n, i, tr.removeItem(left, len(left.items)-1))
+		// right = left's last k-1 items, sep, right; left's item before
+		// them is the new separator.
+		k := (len(left.items) - len(right.items)) / 2
+		keep := len(left.items) - k
+		items := make([]T, k+len(right.items), min(tr.max, k+len(right.items)+1))
+		copy(items, left.items[keep+1:])
+		items[k-1] = sep
+		copy(items[k:], right.items)
+		right.items, right.shared = items, false
+		tr.setItem(n, i, left.items[keep])
+		tr.truncItems(left, keep)
 		if !left.leaf() {
-			right.children = insertAt(right.children, 0, left.children[len(left.children)-1], tr.max+1)
-			left.children = removeAt(left.children, len(left.children)-1)
+			cs := make([]*cowNode[T], k+len(right.children), min(tr.max+1, k+len(right.children)+1))
+			copy(cs, left.children[keep+1:])
+			copy(cs[k:], right.children)
+			right.children = cs
+			clear(left.children[keep+1:])
+			left.children = left.children[:keep+1]
 		}
 		return
 	}
-	tr.insertItem(left, len(left.items), n.items[i])
-	tr.setItem(n, i, tr.removeItem(right, 0))
+	// left = left, sep, right's first k-1 items; right's k-th item is the
+	// new separator.
+	k := (len(right.items) - len(left.items)) / 2
+	items := make([]T, len(left.items)+k, min(tr.max, len(left.items)+k+1))
+	copy(items, left.items)
+	items[len(left.items)] = sep
+	copy(items[len(left.items)+1:], right.items[:k-1])
+	left.items, left.shared = items, false
+	tr.setItem(n, i, right.items[k-1])
+	tr.dropItems(right, k)
 	if !left.leaf() {
-		left.children = insertAt(left.children, len(left.children), right.children[0], tr.max+1)
-		right.children = removeAt(right.children, 0)
+		left.children = append(left.children, right.children[:k]...)
+		m := copy(right.children, right.children[k:])
+		clear(right.children[m:])
+		right.children = right.children[:m]
 	}
+}
+
+// truncItems keeps the first l items of the owned node n.
+func (tr *cowTree[T]) truncItems(n *cowNode[T], l int) {
+	if n.shared {
+		items := tr.itemArray(n, l)
+		copy(items, n.items)
+		n.items, n.shared = items, false
+		return
+	}
+	clear(n.items[l:])
+	n.items = n.items[:l]
+}
+
+// dropItems removes the first k items of the owned node n.
+func (tr *cowTree[T]) dropItems(n *cowNode[T], k int) {
+	if n.shared {
+		items := tr.itemArray(n, len(n.items)-k)
+		copy(items, n.items[k:])
+		n.items, n.shared = items, false
+		return
+	}
+	m := copy(n.items, n.items[k:])
+	clear(n.items[m:])
+	n.items = n.items[:m]
 }
 
 // Scan calls fn for every item in key order until fn returns false.

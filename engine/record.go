@@ -65,6 +65,16 @@ func (r rec) key() string {
 	return r.str(off, int(n))
 }
 
+// shortKey returns the key when it is shorter than 128 bytes (one length
+// byte), the common case, cheaply enough to be inlined into searches;
+// otherwise ok is false and the caller asks key.
+func (r rec) shortKey() (k string, ok bool) {
+	if c := *r.p; c < 0x80 && c > 0 {
+		return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(r.p), 1)), int(c)), true
+	}
+	return "", false
+}
+
 // fields returns the key, the row encoding ("" for a tombstone) and the LSN.
 func (r rec) fields() (key, row string, lsn uint64) {
 	n, off := r.uvarint(0)

@@ -5,100 +5,117 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // TestCowTreeRandom checks the copy-on-write B-tree against a map under
 // random sets, appends and deletes with small nodes (many splits and
 // merges), and that every copy taken along the way still holds exactly
-// what it held when it was taken.
+// what it held when it was taken. Index trees (recs, searchRecs, nodes
+// copied in blocks) are checked the same way, with more keys so that
+// their 31-item nodes split and merge at every level.
 func TestCowTreeRandom(t *testing.T) {
 	rng := rand.New(rand.NewSource(testSeed(t)))
+	id := func(s string) string { return s }
 	for _, maxItems := range []int{3, 4, 7, 63} {
-		tr := newCowTree(maxItems, func(s string) string { return s })
-		ref := map[string]bool{}
-		type frozen struct {
-			tree *cowTree[string]
-			keys []string
+		checkCowTreeRandom(t, rng, newCowTree(maxItems, id), id, id, 800, 6000, "")
+	}
+	mkRec := func(k string) rec { return newRec(k, "", 1) }
+	checkCowTreeRandom(t, rng, newIdxTree(), mkRec, rec.key, 8000, 60000, "")
+	checkCowTreeRandom(t, rng, newTombTree(), mkRec, rec.key, 8000, 60000, "")
+	// Keys of 128 bytes and more take searchRecs' other path.
+	checkCowTreeRandom(t, rng, newIdxTree(), mkRec, rec.key, 2000, 10000, strings.Repeat("x", 130))
+	mkRow := func(k string) rowItem { return rowItem{r: newRec(k, "\x01\x00\x00", 1)} }
+	checkCowTreeRandom(t, rng, newRowTree(), mkRow, rowItem.key, 8000, 30000, "")
+	checkCowTreeRandom(t, rng, newRowTree(), mkRow, rowItem.key, 2000, 10000, strings.Repeat("x", 130))
+}
+
+func checkCowTreeRandom[T any](t *testing.T, rng *rand.Rand, tr *cowTree[T], mk func(string) T, keyOf func(T) string, keys, ops int, pad string) {
+	t.Helper()
+	maxItems := tr.max
+	ref := map[string]bool{}
+	type frozen struct {
+		tree *cowTree[T]
+		keys []string
+	}
+	var copies []frozen
+	sorted := func(m map[string]bool) []string {
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
 		}
-		var copies []frozen
-		sorted := func(m map[string]bool) []string {
-			var ks []string
-			for k := range m {
-				ks = append(ks, k)
+		slices.Sort(ks)
+		return ks
+	}
+	items := func(tr *cowTree[T]) []string {
+		var out []string
+		tr.Scan(func(it T) bool { out = append(out, keyOf(it)); return true })
+		return out
+	}
+	next := 0
+	for i := 0; i < ops; i++ {
+		switch op := rng.Intn(10); {
+		case op < 3: // sequential append
+			next++
+			k := fmt.Sprintf("k%06d", keys*5/8+next) + pad
+			tr.Load(mk(k))
+			ref[k] = true
+		case op < 6:
+			k := fmt.Sprintf("k%06d", rng.Intn(keys)) + pad
+			_, replaced := tr.Set(mk(k))
+			if replaced != ref[k] {
+				t.Fatalf("max %d: Set(%s) replaced=%v, want %v", maxItems, k, replaced, ref[k])
 			}
-			slices.Sort(ks)
-			return ks
-		}
-		items := func(tr *cowTree[string]) []string {
-			var out []string
-			tr.Scan(func(s string) bool { out = append(out, s); return true })
-			return out
-		}
-		next := 0
-		for i := 0; i < 6000; i++ {
-			switch op := rng.Intn(10); {
-			case op < 3: // sequential append
-				next++
-				k := fmt.Sprintf("k%06d", 500+next)
-				tr.Load(k)
-				ref[k] = true
-			case op < 6:
-				k := fmt.Sprintf("k%06d", rng.Intn(800))
-				_, replaced := tr.Set(k)
-				if replaced != ref[k] {
-					t.Fatalf("max %d: Set(%s) replaced=%v, want %v", maxItems, k, replaced, ref[k])
-				}
-				ref[k] = true
-			case op < 8:
-				k := fmt.Sprintf("k%06d", rng.Intn(800+next))
-				if _, ok := tr.Delete(k); ok != ref[k] {
-					t.Fatalf("max %d: Delete(%s)=%v, want %v", maxItems, k, ok, ref[k])
-				}
-				delete(ref, k)
-			default:
-				k := fmt.Sprintf("k%06d", rng.Intn(800+next))
-				root := tr.root
-				if got, ok := tr.DeleteIfPresent(k); ok != ref[k] || ok && got != k {
-					t.Fatalf("max %d: DeleteIfPresent(%s)=%q,%v, want %v", maxItems, k, got, ok, ref[k])
-				}
-				if !ref[k] && tr.root != root {
-					t.Fatalf("max %d: DeleteIfPresent of absent %s copied the root", maxItems, k)
-				}
-				delete(ref, k)
+			ref[k] = true
+		case op < 8:
+			k := fmt.Sprintf("k%06d", rng.Intn(keys+next)) + pad
+			if _, ok := tr.Delete(k); ok != ref[k] {
+				t.Fatalf("max %d: Delete(%s)=%v, want %v", maxItems, k, ok, ref[k])
 			}
-			if i%500 == 0 {
-				copies = append(copies, frozen{tr, sorted(ref)})
-				tr = tr.Copy()
+			delete(ref, k)
+		default:
+			k := fmt.Sprintf("k%06d", rng.Intn(keys+next)) + pad
+			root := tr.root
+			if got, ok := tr.DeleteIfPresent(k); ok != ref[k] || ok && keyOf(got) != k {
+				t.Fatalf("max %d: DeleteIfPresent(%s)=%q,%v, want %v", maxItems, k, keyOf(got), ok, ref[k])
 			}
-		}
-		want := sorted(ref)
-		if got := items(tr); !slices.Equal(got, want) || tr.Len() != len(want) {
-			t.Fatalf("max %d: tree has %d items (Len %d), want %d", maxItems, len(got), tr.Len(), len(want))
-		}
-		for _, k := range want {
-			if _, ok := tr.Get(k); !ok {
-				t.Fatalf("max %d: Get(%s) missing", maxItems, k)
+			if !ref[k] && tr.root != root {
+				t.Fatalf("max %d: DeleteIfPresent of absent %s copied the root", maxItems, k)
 			}
+			delete(ref, k)
 		}
-		var rev []string
-		tr.Reverse(func(s string) bool { rev = append(rev, s); return true })
-		slices.Reverse(rev)
-		if !slices.Equal(rev, want) {
-			t.Fatalf("max %d: Reverse differs", maxItems)
+		if i%(ops/12) == 0 {
+			copies = append(copies, frozen{tr, sorted(ref)})
+			tr = tr.Copy()
 		}
-		if len(want) > 10 {
-			from := want[len(want)/2]
-			var asc []string
-			tr.Ascend(from+"\x00", func(s string) bool { asc = append(asc, s); return true })
-			if !slices.Equal(asc, want[len(want)/2+1:]) {
-				t.Fatalf("max %d: Ascend differs", maxItems)
-			}
+	}
+	want := sorted(ref)
+	if got := items(tr); !slices.Equal(got, want) || tr.Len() != len(want) {
+		t.Fatalf("max %d: tree has %d items (Len %d), want %d", maxItems, len(got), tr.Len(), len(want))
+	}
+	for _, k := range want {
+		if _, ok := tr.Get(k); !ok {
+			t.Fatalf("max %d: Get(%s) missing", maxItems, k)
 		}
-		for i, c := range copies {
-			if got := items(c.tree); !slices.Equal(got, c.keys) || c.tree.Len() != len(c.keys) {
-				t.Fatalf("max %d: copy %d changed after later writes", maxItems, i)
-			}
+	}
+	var rev []string
+	tr.Reverse(func(it T) bool { rev = append(rev, keyOf(it)); return true })
+	slices.Reverse(rev)
+	if !slices.Equal(rev, want) {
+		t.Fatalf("max %d: Reverse differs", maxItems)
+	}
+	if len(want) > 10 {
+		from := want[len(want)/2]
+		var asc []string
+		tr.Ascend(from+"\x00", func(it T) bool { asc = append(asc, keyOf(it)); return true })
+		if !slices.Equal(asc, want[len(want)/2+1:]) {
+			t.Fatalf("max %d: Ascend differs", maxItems)
+		}
+	}
+	for i, c := range copies {
+		if got := items(c.tree); !slices.Equal(got, c.keys) || c.tree.Len() != len(c.keys) {
+			t.Fatalf("max %d: copy %d changed after later writes", maxItems, i)
 		}
 	}
 }

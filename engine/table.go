@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -52,11 +53,57 @@ const (
 	idxNodeItems = 31
 )
 
-func newRowTree() *rowTree { return newCowTree(rowNodeItems, rowItem.key) }
+func newRowTree() *rowTree {
+	tr := newCowTree(rowNodeItems, rowItem.key)
+	tr.find = searchRows
+	return tr
+}
 
-func newIdxTree() *btreeIdx { return newCowTree(idxNodeItems, rec.key) }
+func newIdxTree() *btreeIdx {
+	tr := newCowTree(idxNodeItems, rec.key)
+	tr.find, tr.blocks = searchRecs, true // idxNodeItems is blockItems
+	return tr
+}
 
-func newTombTree() *tombTree { return newCowTree(rowNodeItems, rec.key) }
+func newTombTree() *tombTree {
+	tr := newCowTree(rowNodeItems, rec.key)
+	tr.find = searchRecs
+	return tr
+}
+
+// searchRecs is cowTree.search for trees of recs, without an indirect
+// keyOf call per comparison.
+func searchRecs(items []rec, key string) (int, bool) {
+	return searchStrided(unsafe.Pointer(unsafe.SliceData(items)), unsafe.Sizeof(rec{}), len(items), key)
+}
+
+// searchRows is cowTree.search for the row tree (see searchRecs).
+func searchRows(items []rowItem, key string) (int, bool) {
+	return searchStrided(unsafe.Pointer(unsafe.SliceData(items)), unsafe.Sizeof(rowItem{}), len(items), key)
+}
+
+// searchStrided binary-searches n items, each beginning with a rec, size
+// bytes apart from p on, reading keys in line (shortKey).
+func searchStrided(p unsafe.Pointer, size uintptr, n int, key string) (int, bool) {
+	lo, hi := 0, n
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		r := *(*rec)(unsafe.Add(p, uintptr(h)*size))
+		k, ok := r.shortKey()
+		if !ok {
+			k = r.key()
+		}
+		switch c := strings.Compare(k, key); {
+		case c == 0:
+			return h, true
+		case c < 0:
+			lo = h + 1
+		default:
+			hi = h
+		}
+	}
+	return lo, false
+}
 
 // pkOf returns the primary key in the key e of an entry of an index on
 // ncols columns.
