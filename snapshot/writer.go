@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -545,9 +546,10 @@ func (w *Writer) writeRecords(t int, run engine.RecordRun) error {
 		}
 		raw = raw[:at+len(rec)]
 		dst := raw[at:]
-		copy(dst, rec[:keyEnd])
-		k := copy(dst[keyEnd:], rec[lsnEnd:])
-		copy(dst[keyEnd+k:], rec[keyEnd:lsnEnd])
+		putSpan(dst, rec[:keyEnd])
+		k := len(rec) - lsnEnd
+		copy(dst[keyEnd:], rec[lsnEnd:])
+		putSpan(dst[keyEnd+k:], rec[keyEnd:lsnEnd])
 		count++
 		hash += h
 		if len(raw) >= limit {
@@ -560,6 +562,25 @@ func (w *Writer) writeRecords(t int, run engine.RecordRun) error {
 	}
 	b.raw, b.count, b.hash = raw, count, hash
 	return w.err
+}
+
+// putSpan copies s to d (len(d) >= len(s)) as writeRecords' key and LSN
+// spans: one or two bytes (the common LSN) or 8 to 16 (the common key) by
+// loads and stores of their own, the rest by copy, whose call costs more
+// than such a copy.
+func putSpan(d []byte, s string) {
+	switch n := len(s); {
+	case n == 1:
+		d[0] = s[0]
+	case n == 2:
+		d[0], d[1] = s[0], s[1]
+	case n >= 8 && n <= 16:
+		b := unsafe.Slice(unsafe.StringData(s), n)
+		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(b))
+		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(b[n-8:]))
+	default:
+		copy(d, s)
+	}
 }
 
 // WriteTombstone records that key of table ordinal t was deleted at lsn.

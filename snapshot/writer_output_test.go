@@ -159,3 +159,19 @@ func TestWriterDestinationPanicIsAnError(t *testing.T) {
 		t.Fatalf("WriteFull = %v, want the destination's panic as an error", err)
 	}
 }
+
+// putSpan copies spans of every length as copy does, and writes nothing
+// past them.
+func TestPutSpan(t *testing.T) {
+	src := make([]byte, 40)
+	for i := range src {
+		src[i] = byte(i + 1)
+	}
+	for n := 0; n <= len(src); n++ {
+		d := bytes.Repeat([]byte{0xee}, 48)
+		putSpan(d, string(src[:n]))
+		if !bytes.Equal(d[:n], src[:n]) || bytes.Count(d[n:], []byte{0xee}) != len(d)-n {
+			t.Fatalf("span of %d: %x", n, d)
+		}
+	}
+}
