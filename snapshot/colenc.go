@@ -47,6 +47,7 @@ type encPlan struct {
 	head         []byte
 	headW, headM uint64 // head as a little-endian word and its mask, when it fits in eight bytes
 	shape        []byte
+	shapeW       [2]uint64 // key mode 0 and shape, when they fit in 16 bytes
 	ops          []encOp
 }
 
@@ -132,8 +133,16 @@ func (e *colEncoder) encodeWith(dst, raw []byte, count int, usePlans bool) ([]by
 		planned := usePlans && eend+encRoom <= len(raw)
 		if planned {
 			if pl := e.planFor(raw, eo); pl != nil {
-				shapes = append(shapes, mode)
-				shapes = append(shapes, pl.shape...)
+				if n := 1 + len(pl.shape); n <= 16 && cap(shapes)-len(shapes) >= 16 {
+					l := len(shapes)
+					shapes = shapes[:l+16]
+					binary.LittleEndian.PutUint64(shapes[l:], pl.shapeW[0]|uint64(mode))
+					binary.LittleEndian.PutUint64(shapes[l+8:], pl.shapeW[1])
+					shapes = shapes[:l+n]
+				} else {
+					shapes = append(shapes, mode)
+					shapes = append(shapes, pl.shape...)
+				}
 				if err := e.planRow(pl, raw, eo+len(pl.head), eend); err != nil {
 					return dst, err
 				}
@@ -263,6 +272,9 @@ func (e *colEncoder) addPlan(shape []byte) {
 	bm := shape[k : k+int(nc+7)/8]
 	pl.head = append(pl.head[:0], shape[:k+len(bm)]...)
 	pl.shape = append(pl.shape[:0], shape...)
+	var sw [16]byte
+	copy(sw[1:], shape)
+	pl.shapeW = [2]uint64{binary.LittleEndian.Uint64(sw[:]), binary.LittleEndian.Uint64(sw[8:])}
 	pl.headW, pl.headM = 0, 0
 	if len(pl.head) <= 8 {
 		var b [8]byte
