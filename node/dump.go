@@ -8,18 +8,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heliosdb/heliosdb-lite/engine"
 	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 // copyDumpOut serves COPY heliosdb.dump TO STDOUT WITH (...): it streams a
 // .heliodump of one consistent snapshot (one LSN) without blocking writers.
 // Options: compress none|lz4|zstd, level N, tables 'a,b', since_lsn N
-// (an incremental segment with the rows and deletes after that LSN),
+// (an incremental segment with the rows and deletes after that LSN) with
+// base_tables 'a,b' (the tables of the chain it continues; a comma alone
+// for none),
 // dry_run 'true' (one text line with the estimate instead of the dump).
 //
-// A complete dump of the whole database resets the dirty-byte baseline
-// (pg_stat_get_dirty_bytes falls to 0); table subsets and increments do
-// not, since they do not capture everything.
+// A complete dump of the whole database, or an increment to a chain that
+// then holds every table, resets the dirty-byte baseline
+// (pg_stat_get_dirty_bytes falls to 0); table subsets do not, since they
+// do not capture everything.
 func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Writer) (err error) {
 	start := time.Now()
 	defer func() { n.metrics.observeDump(time.Since(start), err) }()
@@ -63,9 +67,20 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		if since > snap.LSN() {
 			return &sqlStateErr{code: "22023", err: fmt.Errorf("the dump file ends at LSN %d, but this database is only at LSN %d: it is not a dump of this database (restore it, or take a full dump)", since, snap.LSN())}
 		}
-		_, err = snapshot.WriteIncremental(ctx, w, snap, since, wo)
-		if err == nil {
-			// An increment chained to a full dump also captures everything.
+		// base_tables: the tables the file being continued holds (the
+		// CLI reads them from its last segment); absent: every table.
+		var base []string
+		if b, ok := opts["base_tables"]; ok {
+			base = []string{}
+			for _, name := range strings.Split(b, ",") {
+				if name = strings.TrimSpace(name); name != "" {
+					base = append(base, name)
+				}
+			}
+		}
+		sum, err := snapshot.WriteIncrementalOf(ctx, w, snap, since, base, wo)
+		if err == nil && coversAll(sum, snap) {
+			// An increment to a chain of every table captures everything.
 			n.eng.MarkDumped(snap)
 		}
 		return err
@@ -77,6 +92,21 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		n.eng.MarkDumped(snap)
 	}
 	return nil
+}
+
+// coversAll reports whether a segment lists every table of snap: only
+// then does the dump chain it ends hold the whole database.
+func coversAll(sum *snapshot.Summary, snap *engine.Snapshot) bool {
+	listed := make(map[string]bool, len(sum.Tables))
+	for _, t := range sum.Tables {
+		listed[t.Name] = true
+	}
+	for _, name := range snap.TableNames() {
+		if !listed[name] {
+			return false
+		}
+	}
+	return true
 }
 
 func badOption(name string, err error) error {

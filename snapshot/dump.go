@@ -36,12 +36,23 @@ func WriteFull(ctx context.Context, w io.Writer, snap *engine.Snapshot, opts Wri
 // engine.ErrChangesTooOld when the state no longer holds the tombstones
 // since sinceLSN: take a full dump instead.
 func WriteIncremental(ctx context.Context, w io.Writer, snap *engine.Snapshot, sinceLSN uint64, opts WriterOptions) (*Summary, error) {
+	return WriteIncrementalOf(ctx, w, snap, sinceLSN, nil, opts)
+}
+
+// WriteIncrementalOf is WriteIncremental for a chain that holds only the
+// tables base (nil: every table; a dump taken with --tables holds fewer).
+// The segment lists every table of base that still exists (a table left
+// out counts as dropped when the chain is restored) and the tables
+// created after sinceLSN, whole, that opts.Tables allows (nil: all); a
+// table the chain does not hold and that is older than sinceLSN cannot be
+// continued and is left out.
+func WriteIncrementalOf(ctx context.Context, w io.Writer, snap *engine.Snapshot, sinceLSN uint64, base []string, opts WriterOptions) (*Summary, error) {
 	wr, err := NewWriter(w, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
-	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN)
+	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN, base)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -104,7 +115,7 @@ func writeFullSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, op
 	return wr.EndSegment(totals)
 }
 
-func writeIncSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, since uint64) (*Summary, error) {
+func writeIncSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, since uint64, base []string) (*Summary, error) {
 	if since > snap.LSN() {
 		return nil, fmt.Errorf("snapshot: incremental since LSN %d, but the state is at LSN %d", since, snap.LSN())
 	}
@@ -114,6 +125,18 @@ func writeIncSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, sin
 	}
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: incremental dump: %w", err)
+	}
+	if base != nil {
+		changes = slices.DeleteFunc(changes, func(tc engine.TableChanges) bool {
+			name := tc.Def.Name
+			if slices.Contains(base, name) {
+				return false // the chain holds it: always listed, else restoring the chain drops it
+			}
+			if !tc.Full {
+				return true // older than the chain's end and not in it: cannot be continued
+			}
+			return wr.opts.Tables != nil && !slices.Contains(wr.opts.Tables, name)
+		})
 	}
 	schemas := make([]TableSchema, len(changes))
 	totals := make([]TableTotal, len(changes))
@@ -203,7 +226,7 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 	}
 	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	wr.off = last.End
-	sum, err := writeIncSegment(ctx, wr, snap, last.Header.LastLSN)
+	sum, err := writeIncSegment(ctx, wr, snap, last.Header.LastLSN, last.Header.Tables)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

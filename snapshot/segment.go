@@ -19,7 +19,7 @@ func WriteIncrementalSegment(ctx context.Context, w io.Writer, snap *engine.Snap
 	}
 	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	wr.off = offset
-	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN)
+	sum, err := writeIncSegment(ctx, wr, snap, sinceLSN, nil)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

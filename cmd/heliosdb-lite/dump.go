@@ -100,7 +100,11 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 			return err
 		}
 		since = appendTo.since
-		opts = append(opts, "since_lsn", strconv.FormatUint(since, 10))
+		base := strings.Join(appendTo.tables, ",")
+		if base == "" {
+			base = "," // a chain of no tables (an empty option is not sent)
+		}
+		opts = append(opts, "since_lsn", strconv.FormatUint(since, 10), "base_tables", base)
 	}
 	sql := "COPY heliosdb.dump TO STDOUT" + copyOptions(opts...)
 	prog := newDumpProgress(f.verbose) // stderr only: stdout may carry the dump
@@ -188,6 +192,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 type appendTarget struct {
 	path  string
 	since uint64
+	// tables: those of the chain's last segment (the increment lists
+	// them all, and only new tables besides).
+	tables []string
 	// inPlace: append to path; otherwise write path as a new file.
 	inPlace bool
 }
@@ -196,11 +203,11 @@ var incName = regexp.MustCompile(`^(.*)\.inc([0-9]+)$`)
 
 func openAppendTarget(path string) (*appendTarget, error) {
 	if _, err := os.Stat(path); err == nil {
-		end, err := chainEnd(path)
+		end, tables, err := chainEnd(path)
 		if err != nil {
 			return nil, err
 		}
-		return &appendTarget{path: path, since: end, inPlace: true}, nil
+		return &appendTarget{path: path, since: end, tables: tables, inPlace: true}, nil
 	}
 	m := incName.FindStringSubmatch(path)
 	if m == nil {
@@ -212,39 +219,42 @@ func openAppendTarget(path string) (*appendTarget, error) {
 		chain = append(chain, fmt.Sprintf("%s.inc%d", m[1], i))
 	}
 	var end uint64
+	var tables []string
 	for _, p := range chain {
-		e, err := chainEnd(p)
+		e, t, err := chainEnd(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("dump --append: %s continues %s, which does not exist: write the increments in order", path, p)
 			}
 			return nil, err
 		}
-		end = e
+		end, tables = e, t
 	}
-	return &appendTarget{path: path, since: end}, nil
+	return &appendTarget{path: path, since: end, tables: tables}, nil
 }
 
-// chainEnd returns the last LSN of a file's last complete segment.
-func chainEnd(path string) (uint64, error) {
+// chainEnd returns the last LSN and the tables of a file's last complete
+// segment.
+func chainEnd(path string) (uint64, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("dump --append: %w", err)
+		return 0, nil, fmt.Errorf("dump --append: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	scan, err := snapshot.ScanSegments(f, fi.Size())
 	if err != nil {
-		return 0, withCode(exitBadFile, fmt.Errorf("dump --append: %s: %v (check it with heliosdb-lite verify --input %s)", path, err, path))
+		return 0, nil, withCode(exitBadFile, fmt.Errorf("dump --append: %s: %v (check it with heliosdb-lite verify --input %s)", path, err, path))
 	}
 	if scan.Torn != nil {
-		return 0, withCode(exitBadFile, fmt.Errorf("dump --append: %s ends with an incomplete segment at offset %d (%s), probably an interrupted append; check the rest with 'heliosdb-lite verify --input %s', then cut it with 'truncate -s %d %s'",
+		return 0, nil, withCode(exitBadFile, fmt.Errorf("dump --append: %s ends with an incomplete segment at offset %d (%s), probably an interrupted append; check the rest with 'heliosdb-lite verify --input %s', then cut it with 'truncate -s %d %s'",
 			path, scan.Torn.Offset, scan.Torn.Reason, path, scan.Torn.Offset, path))
 	}
-	return scan.Segments[len(scan.Segments)-1].Header.LastLSN, nil
+	h := scan.Segments[len(scan.Segments)-1].Header
+	return h.LastLSN, h.Tables, nil
 }
 
 // write streams the increment. In place, the segment (the stream minus
