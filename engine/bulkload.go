@@ -82,6 +82,29 @@ func CheckRow(enc []byte) error {
 	return err
 }
 
+// CheckRowShape is CheckRow for a batch of encodings that share one head
+// (column count and NULL bitmap) and one value tag per non-NULL column,
+// each value well formed for its tag: a varint that ends within ten
+// bytes, the length a fixed-size tag implies, a length prefix the bytes
+// follow (the snapshot reader's one-shape rebuild writes such batches).
+// It checks first, one of them, with CheckRow, and reports whether that
+// proves them all: whether every well-formed value of each of tags is
+// valid. Dates (a range) and booleans (0 or 1) are not, nor are unknown
+// tags; the caller then checks every row with CheckRow.
+func CheckRowShape(first, tags []byte) (bool, error) {
+	if err := CheckRow(first); err != nil {
+		return false, err
+	}
+	for _, t := range tags {
+		switch t {
+		case tagInt, tagTimestamp, tagFloat, tagUUID, tagNumeric, tagString, tagBytes:
+		default:
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // rowShape returns the column count and NULL bitmap of an encoding that
 // scanRow has validated.
 func rowShape(b []byte) (int, []byte) {

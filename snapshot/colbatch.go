@@ -71,6 +71,13 @@ type colDecoder struct {
 	rowByRow bool // always take the row-by-row rebuild (tests and benchmarks)
 	cols     []colState
 	prog     []colOp // rebuildShape's plan: one entry per non-NULL value
+	// tags are the value tags of the last batch decoded when rebuildShape
+	// wrote it, nil otherwise: its rows share the first one's head and
+	// tags, and each value is well formed for its tag (varints end,
+	// fixed sizes, length prefixes the bytes follow), so checkRows may
+	// prove them all from the first (engine.CheckRowShape).
+	tags    []byte
+	tagsBuf []byte
 }
 
 // colState is one column stream being read.
@@ -164,6 +171,7 @@ func (d *colDecoder) decode(dst, src []byte, rows []Row, rawLen int, h *rowHashe
 		d.cols[c].data = src[pos : pos+l]
 		pos += l
 	}
+	d.tags = nil
 	if count > 0 && len(src) < 1<<30 && !d.rowByRow {
 		if sl, ok := uniformShape(shapes, count, ncols); ok {
 			return d.rebuildShape(dst, keys, shapes, lsns, sl, rows, rawLen, h)

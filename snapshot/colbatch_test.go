@@ -514,3 +514,51 @@ func columnRoundTrip(t *testing.T, e *colEncoder, d *colDecoder, h *rowHasher, r
 	}
 	return cols, out, got
 }
+
+// With CheckRows, a one-shape batch is proved from its first row only
+// when its tags allow it (engine.CheckRowShape): a boolean of 2 in a
+// later row and a stray NULL-bitmap bit shared by all rows are refused,
+// good batches of both kinds accepted.
+func TestCheckRowsOneShape(t *testing.T) {
+	build := func(n int, enc func(i int) []byte) []byte {
+		var raw []byte
+		for i := range n {
+			raw = appendBytesU(raw, engine.EncodeKey(nil, int64(i)))
+			raw = appendBytesU(raw, enc(i))
+			raw = appendUvarint(raw, uint64(i))
+		}
+		return raw
+	}
+	const n = 100
+	for _, c := range []struct {
+		name string
+		enc  func(i int) []byte
+		bad  bool
+	}{
+		{"bools", func(i int) []byte { return []byte{2, 0, tagInt, byte(2 * (i % 60)), tagBool, byte(i % 2)} }, false},
+		{"bool of 2", func(i int) []byte { return []byte{2, 0, tagInt, byte(2 * (i % 60)), tagBool, byte(i % 2 * (1 + i/70))} }, true},
+		{"ints and strings", func(i int) []byte { return []byte{2, 0, tagInt, byte(2 * (i % 60)), tagString, 1, 'a' + byte(i%26)} }, false},
+		{"stray bitmap bit", func(i int) []byte { return []byte{2, 0x04, tagInt, byte(2 * (i % 60)), tagString, 1, 'a' + byte(i%26)} }, true},
+	} {
+		raw := build(n, c.enc)
+		var e colEncoder
+		var d colDecoder
+		var h rowHasher
+		cols, err := e.encode(nil, raw, n)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		h.reset("t")
+		rows := make([]Row, n)
+		if _, _, err := d.decode(nil, cols, rows, len(raw), &h); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(d.tags) != 2 {
+			t.Fatalf("%s: one-shape rebuild not taken (tags %v)", c.name, d.tags)
+		}
+		err = checkRows(&pending{checkRows: true}, &Batch{Rows: rows}, d.tags)
+		if (err != nil) != c.bad {
+			t.Fatalf("%s: checkRows says %v", c.name, err)
+		}
+	}
+}

@@ -262,5 +262,10 @@ func (d *colDecoder) rebuildShape(dst, keys, shapes, lsns []byte, sl int, rows [
 	if p != rawLen {
 		return colBad("rows take %d bytes, raw length says %d", p, rawLen)
 	}
+	d.tagsBuf = d.tagsBuf[:0]
+	for o := range prog {
+		d.tagsBuf = append(d.tagsBuf, prog[o].tag)
+	}
+	d.tags = d.tagsBuf
 	return out[:rawLen], sum, nil
 }

@@ -512,7 +512,7 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 		if raw, b.HashSum, err = d.cols.decode(d.bufs.get(bh.rawLen+colRoom), cols, b.Rows, bh.rawLen, &d.hash); err != nil {
 			return fail(b, "%v", err)
 		}
-		if err := checkRows(p, b); err != nil {
+		if err := checkRows(p, b, d.cols.tags); err != nil {
 			return fail(b, "%v", err)
 		}
 		return b, raw, nil
@@ -548,17 +548,28 @@ func (d *decompressor) decodeBatch(p *pending) (*Batch, []byte, error) {
 	if dd.err != nil {
 		return fail(b, "batch contents: %v", dd.err)
 	}
-	if err := checkRows(p, b); err != nil {
+	if err := checkRows(p, b, nil); err != nil {
 		return fail(b, "%v", err)
 	}
 	return b, raw, nil
 }
 
 // checkRows validates the batch's row encodings when the reader was asked
-// to (ReaderOptions.CheckRows).
-func checkRows(p *pending, b *Batch) error {
+// to (ReaderOptions.CheckRows). tags are colDecoder.tags: for a batch the
+// one-shape rebuild wrote, the first row proves the others when
+// engine.CheckRowShape says that its tags allow it.
+func checkRows(p *pending, b *Batch, tags []byte) error {
 	if !p.checkRows {
 		return nil
+	}
+	if tags != nil && len(b.Rows) > 0 {
+		all, err := engine.CheckRowShape(b.Rows[0].Enc, tags)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", b.FirstRow, err)
+		}
+		if all {
+			return nil
+		}
 	}
 	for i := range b.Rows {
 		if err := engine.CheckRow(b.Rows[i].Enc); err != nil {
