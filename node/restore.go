@@ -149,6 +149,7 @@ type restorer struct {
 	skip   map[string]bool
 	rows   uint64
 	damage int
+	torn   bool // salvage: the input ended inside a segment (or with junk)
 	made   bool // a staging table may exist (cleanup needed on failure)
 
 	inflight []*replication.ApplyFuture // batch proposals not yet waited for, oldest first
@@ -204,6 +205,14 @@ func (rs *restorer) run(r io.Reader) (string, error) {
 			break
 		}
 		if err != nil {
+			if rs.opts.salvage && errors.Is(err, snapshot.ErrTornTail) {
+				// A salvage keeps what came before the cut (a truncated
+				// copy, a torn append, or bytes after the last segment):
+				// the batches read are intact, the rest is lost.
+				rs.n.log.Warn("restore --salvage: the input ends inside a segment or with bytes that are no section; restoring what came before", "restore_id", rs.id, "err", err)
+				rs.torn = true
+				break
+			}
 			return "", &sqlStateErr{code: "XX001", err: fmt.Errorf("restore: reading the dump: %w (nothing was changed; check the file with heliosdb-lite verify)", err)}
 		}
 		if err := rs.item(it); err != nil {
@@ -474,8 +483,12 @@ func (rs *restorer) finish() (string, error) {
 		}
 	}
 	verified, mismatched := rs.verifyAfter(lsn, names)
+	damaged := rs.damage
+	if rs.torn {
+		damaged++
+	}
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=%s lsn=%d source_lsn=%d damaged=%d",
-		len(names), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, rs.damage), nil
+		len(names), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, damaged), nil
 }
 
 // verifyAfter compares each restored table with the footer's whole-table

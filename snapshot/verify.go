@@ -316,7 +316,8 @@ type SalvageReport struct {
 // Tables dropped by an incremental segment are not dropped by Salvage.
 // The error is non-nil only when nothing could be read at all.
 func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
-	rd := NewReaderWith(r, ReaderOptions{Tolerant: true})
+	cr := &countingReader{r: r}
+	rd := NewReaderWith(cr, ReaderOptions{Tolerant: true})
 	defer rd.Close()
 	b.TrustRows()
 	rep := &SalvageReport{}
@@ -330,6 +331,7 @@ func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
 	var openLost []int // indexes in rep.Lost still missing an upper bound
 	tabIndex := map[string]int{}
 	var prevTable string
+	open := false // inside a segment: its footer not read yet
 	for {
 		it, err := rd.Next()
 		if err == io.EOF {
@@ -338,7 +340,19 @@ func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
 		if err != nil {
 			var ce *CorruptError
 			if errors.As(err, &ce) && ce.Torn {
+				// Everything from the cut to the end of the input is
+				// lost; when a segment was open, that is the rest of it.
 				rep.TornTail = ce
+				if open {
+					rd.Close()
+					l := LostBatch{Segment: rep.Segments, Batch: -1, Offset: ce.Offset, Size: max(cr.n-ce.Offset, 0),
+						Reason: "the input ends inside the segment (" + ce.Reason + "): the rest of the segment is lost"}
+					if p := prevByTable[prevTable]; p != nil {
+						l.Table, l.AfterKey, l.FirstRow = prevTable, p.lastKey, p.endRow
+						l.Reason = "the input ends inside the segment (" + ce.Reason + "): the rest of this table and the tables after it in the segment are lost"
+					}
+					rep.Lost = append(rep.Lost, l)
+				}
 				break
 			}
 			if rep.Segments == 0 {
@@ -350,6 +364,7 @@ func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
 		switch it.Kind {
 		case ItemSegment:
 			hdr = it.Segment
+			open = true
 			rep.Segments++
 			created = map[string]bool{}
 			prevByTable = map[string]*tail{}
@@ -416,6 +431,7 @@ func Salvage(r io.Reader, b *engine.Builder) (*SalvageReport, error) {
 			}
 			prevTable = bt.Table
 		case ItemFooter:
+			open = false
 			for _, ts := range it.Footer.Tables {
 				if i, ok := tabIndex[ts.Name]; ok {
 					rep.Tables[i].Expected, rep.Tables[i].HaveCount = ts.Rows, true
