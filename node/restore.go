@@ -222,7 +222,29 @@ func (rs *restorer) run(r io.Reader) (string, error) {
 	if rs.first == nil {
 		return "", &sqlStateErr{code: "22023", err: errors.New("restore: the input holds no complete dump segment (nothing was changed)")}
 	}
+	if err := rs.checkTables(); err != nil {
+		return "", err
+	}
 	return rs.finish()
+}
+
+// checkTables refuses a table subset naming a table the dump does not
+// restore to (its last segment's list), as dump --tables does for a table
+// the database lacks: restoring "nothing" for a misspelt name would pass
+// silently.
+func (rs *restorer) checkTables() error {
+	var missing []string
+	for name := range rs.opts.tables {
+		if !slices.Contains(rs.last.Tables, name) {
+			missing = append(missing, strconv.Quote(name))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return &sqlStateErr{code: "42P01", err: fmt.Errorf("restore: the dump holds no table %s (its tables: %s; nothing was changed)",
+		strings.Join(missing, ", "), strings.Join(rs.last.Tables, ", "))}
 }
 
 func (rs *restorer) propose(cs *engine.ChangeSet) error {

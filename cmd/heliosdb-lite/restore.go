@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,6 +91,10 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		if !rep.Verify.Passed() {
 			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s failed validation", f.input))
 		}
+		if missing := missingTables(f.tables, rep.Tables); len(missing) > 0 {
+			// What the server says (SQLSTATE 42P01) for the same restore.
+			return fmt.Errorf("restore --dry-run: %s holds no table %s (its tables: %s): a restore would refuse it", f.input, strings.Join(missing, ", "), strings.Join(rep.Tables, ", "))
+		}
 		return nil
 	}
 	var salvage *snapshot.SalvageReport
@@ -163,6 +168,18 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		fmt.Printf("Row-hash check: %s of %s tables verified\n", res["verified"], res["tables"])
 	}
 	return nil
+}
+
+// missingTables lists (quoted) the names of the comma-separated list that
+// have does not contain.
+func missingTables(list string, have []string) []string {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" && !slices.Contains(have, n) {
+			out = append(out, strconv.Quote(n))
+		}
+	}
+	return out
 }
 
 // parseTag reads the key=value fields of the server's RESTORE tag.
