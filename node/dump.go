@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
@@ -17,7 +19,8 @@ import (
 // Options: compress none|lz4|zstd, level N, tables 'a,b', since_lsn N
 // (an incremental segment with the rows and deletes after that LSN) with
 // base_tables 'a,b' (the tables of the chain it continues; a comma alone
-// for none),
+// for none), since_last_dump 'true' (an increment since the last complete
+// dump this node served),
 // dry_run 'true' (one text line with the estimate instead of the dump).
 //
 // A complete dump of the whole database, or an increment to a chain that
@@ -59,6 +62,15 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if v := opts["dry_run"]; v == "true" || v == "on" || v == "1" {
 		return writeDumpEstimate(w, snap, wo)
 	}
+	if v := opts["since_last_dump"]; v == "true" {
+		// `dump --append` to a new file (the guide's hourly increments):
+		// continue the last complete dump this server gave.
+		lsn, ok := n.lastDumpLSN()
+		if !ok {
+			return &sqlStateErr{code: "55000", err: errors.New("no complete dump of the database was taken from this server since it started, so an increment has nothing to continue: take a full dump first (without --append)")}
+		}
+		opts["since_lsn"] = strconv.FormatUint(lsn, 10)
+	}
 	if s, ok := opts["since_lsn"]; ok {
 		since, perr := strconv.ParseUint(s, 10, 64)
 		if perr != nil {
@@ -81,7 +93,7 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		sum, err := snapshot.WriteIncrementalOf(ctx, w, snap, since, base, wo)
 		if err == nil && coversAll(sum, snap) {
 			// An increment to a chain of every table captures everything.
-			n.eng.MarkDumped(snap)
+			n.markDumped(snap)
 		}
 		return err
 	}
@@ -89,9 +101,33 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		return err
 	}
 	if len(wo.Tables) == 0 {
-		n.eng.MarkDumped(snap)
+		n.markDumped(snap)
 	}
 	return nil
+}
+
+// lastDump is the LSN of the last complete dump of every table this node
+// served to a client (full, or an increment to a chain of every table):
+// where `dump --append` to a new file continues.
+type lastDump struct {
+	mu  sync.Mutex
+	lsn uint64
+	ok  bool
+}
+
+// markDumped records a complete dump of snap: the dirty-byte baseline and
+// the LSN an increment to a new file continues from.
+func (n *Node) markDumped(snap *engine.Snapshot) {
+	n.eng.MarkDumped(snap)
+	n.lastDump.mu.Lock()
+	n.lastDump.lsn, n.lastDump.ok = snap.LSN(), true
+	n.lastDump.mu.Unlock()
+}
+
+func (n *Node) lastDumpLSN() (uint64, bool) {
+	n.lastDump.mu.Lock()
+	defer n.lastDump.mu.Unlock()
+	return n.lastDump.lsn, n.lastDump.ok
 }
 
 // coversAll reports whether a segment lists every table of snap: only

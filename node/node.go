@@ -46,6 +46,8 @@ type Node struct {
 	ae      aeWiring      // anti-entropy (antientropy.go)
 	dumps   clusterDumps  // cluster-wide dump results of this node
 	sched   scheduleState // scheduled cluster dumps (schedule_cluster.go)
+	// lastDump: where `dump --append` to a new file continues (dump.go).
+	lastDump lastDump
 	// verifications caches the last verification of each stored dump.
 	verifications backupVerifications
 

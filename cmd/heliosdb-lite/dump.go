@@ -104,7 +104,11 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 		if base == "" {
 			base = "," // a chain of no tables (an empty option is not sent)
 		}
-		opts = append(opts, "since_lsn", strconv.FormatUint(since, 10), "base_tables", base)
+		if appendTo.sinceLastDump {
+			opts = append(opts, "since_last_dump", "true")
+		} else {
+			opts = append(opts, "since_lsn", strconv.FormatUint(since, 10), "base_tables", base)
+		}
 	}
 	sql := "COPY heliosdb.dump TO STDOUT" + copyOptions(opts...)
 	prog := newDumpProgress(f.verbose) // stderr only: stdout may carry the dump
@@ -161,6 +165,9 @@ func isServerSide(err error) bool {
 func dumpServerError(f *dumpFlags, since uint64, err error) error {
 	switch sqlState(err) {
 	case "72000":
+		if since == 0 {
+			return &serverErr{fmt.Errorf("dump --append: the server no longer keeps the deletes made since the last dump, so an incremental segment cannot be built: take a full dump instead (heliosdb-lite dump --output NEWFILE)")}
+		}
 		return &serverErr{fmt.Errorf("dump --append: the server no longer keeps the deletes made since LSN %d, where %s ends, so an incremental segment cannot be built: take a full dump instead (heliosdb-lite dump --output NEWFILE)", since, f.output)}
 	case "":
 		return &serverErr{fmt.Errorf("dump: the connection to %s failed during the dump: %v (nothing was kept; retry)", f.conn.addr(), err)}
@@ -197,6 +204,10 @@ type appendTarget struct {
 	tables []string
 	// inPlace: append to path; otherwise write path as a new file.
 	inPlace bool
+	// sinceLastDump: path is a new file that is not BASE.incN: the
+	// increment continues the last complete dump the server gave (the
+	// guide's hourly inc-DATE-HOUR.heliodump files).
+	sinceLastDump bool
 }
 
 var incName = regexp.MustCompile(`^(.*)\.inc([0-9]+)$`)
@@ -211,7 +222,7 @@ func openAppendTarget(path string) (*appendTarget, error) {
 	}
 	m := incName.FindStringSubmatch(path)
 	if m == nil {
-		return nil, fmt.Errorf("dump --append: %s does not exist: take a full dump to it first (without --append), or name a new increment BASE.incN to continue BASE", path)
+		return &appendTarget{path: path, sinceLastDump: true}, nil
 	}
 	n, _ := strconv.Atoi(m[2])
 	chain := []string{m[1]}

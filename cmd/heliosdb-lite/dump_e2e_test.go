@@ -194,10 +194,31 @@ func TestAppendChainAndIncrementFiles(t *testing.T) {
 	cli(t, dst2, 0, "restore", "--input", sep+".inc2", "--mode", "append")
 	sameContents(t, src, dst2, "users", "orders", "extra")
 
-	// Appending to a missing file says what to do.
-	_, se = cli(t, src, 1, "dump", "--output", filepath.Join(dir, "nothere.heliodump"), "--append")
-	if !strings.Contains(se, "take a full dump") {
-		t.Fatalf("append to missing file: %s", se)
+	// The guide's hourly increments: --append to a new file continues
+	// the last complete dump this server gave (here the last append to
+	// base), and the chain restores in order.
+	psql(t, src, "insert into extra values (3, 'hourly'); delete from users where id = 5")
+	hourly := filepath.Join(dir, "inc-20260101-03.heliodump")
+	cli(t, src, 0, "dump", "--output", hourly, "--append", "--compress", "lz4")
+	psql(t, src, "update extra set v = 'later' where k = 1")
+	hourly2 := filepath.Join(dir, "inc-20260101-04.heliodump")
+	cli(t, src, 0, "dump", "--output", hourly2, "--append", "--compress", "lz4")
+	dst3 := proctest.Start(t, "dst3", "--memory")
+	cli(t, dst3, 0, "restore", "--input", base)
+	cli(t, dst3, 1, "restore", "--input", hourly2, "--mode", "append") // out of order: refused
+	cli(t, dst3, 0, "restore", "--input", hourly, "--mode", "append")
+	cli(t, dst3, 0, "restore", "--input", hourly2, "--mode", "append")
+	sameContents(t, src, dst3, "users", "orders", "extra")
+
+	// A server that gave no complete dump since it started has nothing
+	// to continue: it says what to do.
+	fresh := proctest.Start(t, "fresh", "--memory")
+	_, se = cli(t, fresh, 1, "dump", "--output", filepath.Join(dir, "nothere.heliodump"), "--append")
+	if !strings.Contains(se, "take a full dump first") {
+		t.Fatalf("append to a new file on a server without a dump: %s", se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nothere.heliodump")); !os.IsNotExist(err) {
+		t.Fatalf("a refused dump left a file: %v", err)
 	}
 }
 
