@@ -29,6 +29,9 @@ type restoreFlags struct {
 	onConflict string
 	dryRun     bool
 	salvage    bool
+	// onConflictSet: --on-conflict was given (it means something only
+	// with --mode append).
+	onConflictSet bool
 }
 
 func newRestoreCmd() *cobra.Command {
@@ -53,7 +56,10 @@ conflict fails the restore (--on-conflict error, nothing changed), is
 skipped (skip) or updates the row (update). Incremental files
 (BASE.inc1, ...) apply as deltas and must come in order.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRestore(cmd.Context(), &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.onConflictSet = cmd.Flags().Changed("on-conflict")
+			return runRestore(cmd.Context(), &f)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&f.input, "input", "i", "", "the .heliodump file (required)")
@@ -75,6 +81,12 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	}
 	if f.onConflict != "error" && f.onConflict != "skip" && f.onConflict != "update" {
 		return withCode(exitUsage, fmt.Errorf("restore: --on-conflict %q: want error, skip or update", f.onConflict))
+	}
+	if f.onConflictSet && f.mode != "append" {
+		// A clean restore replaces the tables: it has no conflicts to
+		// resolve, and running it for a user who meant to add rows
+		// would delete theirs.
+		return withCode(exitUsage, fmt.Errorf("restore: --on-conflict applies to --mode append (adding rows to the existing tables); --mode %s replaces the tables: add --mode append, or leave out --on-conflict", f.mode))
 	}
 	file, err := os.Open(f.input)
 	if err != nil {

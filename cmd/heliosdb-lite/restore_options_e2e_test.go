@@ -41,3 +41,33 @@ func TestRestoreTablesNotInDump(t *testing.T) {
 	cli(t, dst, 0, "restore", "--input", f, "--tables", "users")
 	sameContents(t, src, dst, "users")
 }
+
+// TestRestoreOnConflictNeedsAppend: --on-conflict without --mode append
+// is a usage error (exit 2) that changes nothing, not a silent clean
+// restore that replaces the table.
+func TestRestoreOnConflictNeedsAppend(t *testing.T) {
+	src := proctest.Start(t, "src", "--memory")
+	psql(t, src, fillSQL)
+	f := filepath.Join(t.TempDir(), "users.heliodump")
+	cli(t, src, 0, "dump", "--output", f, "--tables", "users")
+
+	dst := proctest.Start(t, "dst", "--memory")
+	psql(t, dst, "create table users(id int primary key, email text unique, age int, created_at timestamp); insert into users values (99999, 'mine@x', 1, null)")
+	for _, args := range [][]string{
+		{"--on-conflict", "skip"},
+		{"--on-conflict", "update", "--mode", "clean"},
+		{"--on-conflict", "error", "--dry-run"},
+	} {
+		_, se := cli(t, dst, 2, append([]string{"restore", "--input", f, "--tables", "users"}, args...)...)
+		if !strings.Contains(se, "--on-conflict applies to --mode append") {
+			t.Fatalf("restore %v: %s", args, se)
+		}
+	}
+	if got := psql(t, dst, "select count(*) from users") + psql(t, dst, "select email from users"); got != "1mine@x" {
+		t.Fatalf("a refused restore changed users: %q", got)
+	}
+	cli(t, dst, 0, "restore", "--input", f, "--tables", "users", "--mode", "append", "--on-conflict", "skip")
+	if got := psql(t, dst, "select count(*) from users"); got != "3001" {
+		t.Fatalf("append skip: %s rows", got)
+	}
+}
