@@ -59,6 +59,9 @@ func writeDumpFile(path string, fn func(w io.Writer) error) (err error) {
 		return err
 	}
 	sink.close()
+	if err = sink.finish(); err != nil {
+		return err
+	}
 	if err = sw.wait(); err != nil {
 		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
 	}
@@ -234,19 +237,36 @@ const pageCacheChunk = 256 << 10
 // samples of a 287 MB dump to a file). Anything else (the last, partial
 // buffer; a file system that refuses O_DIRECT) goes through the page cache
 // by sw, and from the first such write on, everything does.
+//
+// The last buffer (the dump's tail, normally the only one of a length that
+// is not a multiple of directAlign) is written directly too, padded with
+// zeros to the next multiple in its own buffer's room, and finish cuts the
+// file back to its length: through the page cache, the final fsync had
+// the tail (up to 2 MiB) to write out after the last byte came in. (The
+// padding goes in the room of the caller's buffer past len(p): the
+// asyncWriter's own buffers.)
 type fileSink struct {
 	direct *os.File // nil: writing through the page cache
 	sw     *syncingWriter
 	off    int64
+	padded bool // a write was padded: the file may be longer than off
 }
 
 func (s *fileSink) Write(p []byte) (int, error) {
-	if s.direct != nil && len(p)%directAlign == 0 && s.off%directAlign == 0 &&
-		uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
-		n, err := s.direct.WriteAt(p, s.off)
-		if err == nil || n > 0 || !errors.Is(err, syscall.EINVAL) {
-			s.off += int64(n)
-			return n, err
+	if s.direct != nil && s.off%directAlign == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
+		q, pad := p, false
+		if r := len(p) % directAlign; r != 0 && cap(p)-len(p) >= directAlign-r {
+			q, pad = p[:len(p)+directAlign-r], true
+			clear(q[len(p):])
+		}
+		if len(q)%directAlign == 0 {
+			n, err := s.direct.WriteAt(q, s.off)
+			if err == nil || n > 0 || !errors.Is(err, syscall.EINVAL) {
+				n = min(n, len(p))
+				s.off += int64(n)
+				s.padded = s.padded || pad
+				return n, err
+			}
 		}
 		// EINVAL with nothing written: the file system does not take
 		// this write directly after all; write it as any other.
@@ -267,6 +287,15 @@ func (s *fileSink) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return total, nil
+}
+
+// finish cuts the file to the bytes written, after the last write, when a
+// write was padded.
+func (s *fileSink) finish() error {
+	if s.padded {
+		return s.sw.f.Truncate(s.off)
+	}
+	return nil
 }
 
 // close closes the O_DIRECT descriptor (the file stays open in sw).

@@ -77,3 +77,51 @@ func TestFileSinkFallback(t *testing.T) {
 		t.Fatalf("file differs (%d bytes of %d, %v)", len(got), len(want), err)
 	}
 }
+
+// TestFileSinkPaddedTail: a last buffer of any length is written directly,
+// padded with zeros in its room, and finish cuts the file to the bytes
+// written; a write after a padded one lands right after it (through the
+// page cache) and overwrites the padding.
+func TestFileSinkPaddedTail(t *testing.T) {
+	for _, after := range []int{0, 50} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &fileSink{direct: openDirect(f.Name()), sw: &syncingWriter{f: f, every: 1 << 30}}
+		var want []byte
+		write := func(n int, room bool) {
+			b := alignedBuf(n)[:n]
+			if room {
+				b = alignedBuf(n + 2*directAlign)[:n]
+			}
+			for i := range b {
+				b[i] = byte(len(want) + i*7 + 1)
+			}
+			if k, err := s.Write(b); err != nil || k != n {
+				t.Fatalf("write %d: %d, %v", n, k, err)
+			}
+			want = append(want, b...)
+		}
+		write(2*directAlign, false)
+		write(100, true)
+		if openDirect(f.Name()) != nil && !s.padded {
+			t.Fatal("the tail was not written directly")
+		}
+		if after > 0 {
+			write(after, false)
+		}
+		s.close()
+		if err := s.finish(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.sw.wait(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f.Name())
+		f.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("after %d: file differs (%d bytes of %d, %v)", after, len(got), len(want), err)
+		}
+	}
+}
