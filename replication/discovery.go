@@ -105,6 +105,7 @@ func (n *Node) startDiscovery(ctx context.Context) error {
 	n.goFunc(n.runJoin)
 	n.goFunc(n.runMetaRefresh)
 	n.goFunc(n.runReconcile)
+	n.goFunc(n.runHeartbeatWatch)
 	if n.cfg.BootstrapExpect > 0 && !n.hadState {
 		n.goFunc(n.runBootstrap)
 	}

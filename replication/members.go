@@ -41,9 +41,10 @@ type Member struct {
 	LastContact time.Duration
 	// GossipState: alive, suspect, dead, left, or "" if gossip never saw it.
 	GossipState string
-	// Healthy: in the raft configuration and alive in gossip; for this
-	// node: in the configuration and leader, or a follower that heard from
-	// the leader within 4*HeartbeatTimeout.
+	// Healthy: in the raft configuration and alive in gossip and, seen
+	// from the leader, answering its heartbeats; for this node: in the
+	// configuration and leader, or a follower that heard from the leader
+	// within 4*HeartbeatTimeout.
 	Healthy bool
 }
 
@@ -88,6 +89,17 @@ func (n *Node) Members() ([]Member, error) {
 				m.LastContact = now.Sub(mi.lastSeen)
 			}
 			m.Healthy = inConf && mi.state == memberlist.StateAlive
+		}
+	}
+	if n.IsLeader() {
+		// The leader's heartbeats know before gossip does.
+		for id, m := range byID {
+			if last, failing := n.hb.failingSince(raft.ServerID(id)); failing && id != n.cfg.NodeID {
+				m.Healthy = false
+				if !last.IsZero() {
+					m.LastContact = now.Sub(last)
+				}
+			}
 		}
 	}
 	// This node: exact values.

@@ -47,6 +47,8 @@ type Node struct {
 
 	// reconcileCh pokes the reconciler (gossip events, leadership gained).
 	reconcileCh chan struct{}
+	// hb: followers whose heartbeats from this leader fail (hbwatch.go).
+	hb hbHealth
 
 	shutdownCh   chan struct{} // closed once by Shutdown; ends every runX
 	wg           sync.WaitGroup
