@@ -53,11 +53,20 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	}
 	wo.NodeID = n.cfg.Server.NodeID
 	if err := wo.Validate(); err != nil {
-		return badOption("options", err)
+		return &sqlStateErr{code: "22023", err: fmt.Errorf("invalid dump options: %s", strings.TrimPrefix(err.Error(), snapshot.ErrInvalidOptions.Error()+": "))}
 	}
 	snap, err := n.readSnapshot(ctx, "linearizable")
 	if err != nil {
 		return err
+	}
+	var missing []string
+	for _, name := range wo.Tables {
+		if _, ok := snap.Table(name); !ok {
+			missing = append(missing, strconv.Quote(name))
+		}
+	}
+	if len(missing) > 0 {
+		return &sqlStateErr{code: "42P01", err: fmt.Errorf("dump: no table %s in the database (heliosdb-lite tables lists them)", strings.Join(missing, ", "))}
 	}
 	if v := opts["dry_run"]; v == "true" || v == "on" || v == "1" {
 		return writeDumpEstimate(w, snap, wo)

@@ -74,8 +74,12 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 	if f.output == "" {
 		return withCode(exitUsage, errors.New("dump: --output is required (a file path, or - for standard output)"))
 	}
-	if _, err := snapshot.ParseCompression(f.compress); err != nil {
+	codec, err := snapshot.ParseCompression(f.compress)
+	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("dump: --compress %q: want none, lz4 or zstd", f.compress))
+	}
+	if err := (&snapshot.WriterOptions{Compression: codec, Level: f.level}).Validate(); err != nil {
+		return withCode(exitUsage, fmt.Errorf("dump: --compression-level %d: %s", f.level, strings.TrimPrefix(err.Error(), snapshot.ErrInvalidOptions.Error()+": ")))
 	}
 	level := ""
 	if f.level != 0 {
