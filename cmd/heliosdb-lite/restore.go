@@ -62,7 +62,7 @@ skipped (skip) or updates the row (update). Incremental files
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&f.input, "input", "i", "", "the .heliodump file (required)")
+	fs.StringVarP(&f.input, "input", "i", "", "the .heliodump file, or - for standard input (required)")
 	fs.StringVar(&f.tables, "tables", "", "comma-separated tables to restore (default all)")
 	fs.StringVar(&f.mode, "mode", "clean", "clean (replace) or append (add rows)")
 	fs.StringVar(&f.onConflict, "on-conflict", "error", "append mode, existing primary key: error, skip or update")
@@ -88,24 +88,24 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		// would delete theirs.
 		return withCode(exitUsage, fmt.Errorf("restore: --on-conflict applies to --mode append (adding rows to the existing tables); --mode %s replaces the tables: add --mode append, or leave out --on-conflict", f.mode))
 	}
-	file, err := os.Open(f.input)
+	file, name, err := openRestoreInput(f)
 	if err != nil {
-		return fmt.Errorf("restore: %v", err)
+		return err
 	}
 	defer file.Close()
 	if f.dryRun {
 		rep, err := snapshot.DryRun(file)
 		if rep == nil {
-			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s: %v", f.input, err))
+			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s: %v", name, err))
 		}
-		rep.Name = f.input
+		rep.Name = name
 		_ = rep.WriteText(os.Stdout)
 		if !rep.Verify.Passed() {
-			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s failed validation", f.input))
+			return withCode(exitBadFile, fmt.Errorf("restore --dry-run: %s failed validation", name))
 		}
 		if missing := missingTables(f.tables, rep.Tables); len(missing) > 0 {
 			// What the server says (SQLSTATE 42P01) for the same restore.
-			return fmt.Errorf("restore --dry-run: %s holds no table %s (its tables: %s): a restore would refuse it", f.input, strings.Join(missing, ", "), strings.Join(rep.Tables, ", "))
+			return fmt.Errorf("restore --dry-run: %s holds no table %s (its tables: %s): a restore would refuse it", name, strings.Join(missing, ", "), strings.Join(rep.Tables, ", "))
 		}
 		return nil
 	}
@@ -114,14 +114,14 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		// Salvage needs the damage known before anything is sent.
 		rep, err := snapshot.VerifyChecksums(file)
 		if rep == nil {
-			return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", f.input, err))
+			return withCode(exitBadFile, fmt.Errorf("restore: %s: %v", name, err))
 		}
 		if !rep.Passed() {
 			if _, err := file.Seek(0, io.SeekStart); err != nil {
 				return err
 			}
 			if salvage, err = snapshot.Salvage(file, engine.NewBuilder(0)); salvage == nil {
-				return withCode(exitBadFile, fmt.Errorf("restore --salvage: %s: %v", f.input, err))
+				return withCode(exitBadFile, fmt.Errorf("restore --salvage: %s: %v", name, err))
 			}
 		}
 		if _, err := file.Seek(0, io.SeekStart); err != nil {
@@ -152,7 +152,7 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	sql := "COPY heliosdb.restore FROM STDIN" + copyOptions("mode", f.mode, "on_conflict", onConflict, "tables", f.tables, "salvage", salv)
 	tag, err := conn.CopyFrom(ctx, file, sql)
 	if err != nil && sqlState(err) == "XX001" && salvage == nil {
-		if derr := reportDamage(file, f.input); derr != nil {
+		if derr := reportDamage(file, name, err); derr != nil {
 			return derr
 		}
 	}
@@ -160,10 +160,10 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		if sqlState(err) == "" {
 			return fmt.Errorf("restore: the connection to %s failed: %v (the server drops a restore it did not finish: nothing was changed; retry)", f.conn.addr(), err)
 		}
-		return fmt.Errorf("restore: the server refused %s: %s", f.input, pgErrorText(err))
+		return fmt.Errorf("restore: the server refused %s: %s", name, pgErrorText(err))
 	}
 	res := parseTag(tag.String())
-	fmt.Printf("Restored %s tables, %s rows from %s (source LSN %s) at LSN %s\n", res["tables"], res["rows"], f.input, res["source_lsn"], res["lsn"])
+	fmt.Printf("Restored %s tables, %s rows from %s (source LSN %s) at LSN %s\n", res["tables"], res["rows"], name, res["source_lsn"], res["lsn"])
 	if salvage != nil {
 		_ = salvage.WriteText(os.Stdout)
 	}
@@ -180,6 +180,27 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 		fmt.Printf("Row-hash check: %s of %s tables verified\n", res["verified"], res["tables"])
 	}
 	return nil
+}
+
+// openRestoreInput opens --input, or takes standard input for "-" (the
+// file is streamed to the server anyway, so a pipe works: `dump --output
+// - | restore --input -`). name is what messages call it. --salvage reads
+// its input twice (what is damaged, then the restore), so it needs a file
+// it can seek in.
+func openRestoreInput(f *restoreFlags) (file *os.File, name string, err error) {
+	if f.input != "-" {
+		file, err = os.Open(f.input)
+		if err != nil {
+			return nil, "", fmt.Errorf("restore: %v", err)
+		}
+		return file, f.input, nil
+	}
+	if f.salvage {
+		if _, err := os.Stdin.Seek(0, io.SeekCurrent); err != nil {
+			return nil, "", withCode(exitUsage, errors.New("restore: --salvage reads the file twice (to find what is damaged, then to restore the rest), so it needs a file: give --input FILE, or redirect standard input from a file instead of a pipe"))
+		}
+	}
+	return os.Stdin, "standard input", nil
 }
 
 // missingTables lists (quoted) the names of the comma-separated list that
@@ -208,10 +229,11 @@ func parseTag(tag string) map[string]string {
 // reportDamage checks the checksums of the file the server refused as
 // damaged and, if they fail, prints where and returns the error to exit
 // with; nil when the file's checksums pass (the server's own message then
-// stands).
-func reportDamage(file *os.File, name string) error {
+// stands). Input from a pipe cannot be read again: the server's verdict
+// (serverErr) is the report.
+func reportDamage(file *os.File, name string, serverErr error) error {
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return nil
+		return withCode(exitBadFile, fmt.Errorf("restore: the server refused %s as damaged: %s (nothing was changed; save the dump to a file and run 'heliosdb-lite verify --input FILE' to see where)", name, pgErrorText(serverErr)))
 	}
 	rep, err := snapshot.VerifyChecksums(file)
 	if rep == nil {
