@@ -33,6 +33,11 @@ type Node struct {
 	fsm    *trackingFSM
 	client *http.Client // forwarding and status RPCs to peers
 
+	// raftRef is raft for code that raft's own goroutines run (the
+	// transport's waitingTransport.wanted), which may start before Open
+	// sets n.raft.
+	raftRef atomic.Pointer[raft.Raft]
+
 	// hadState: raft state existed when Open ran (never bootstrap then).
 	hadState bool
 	// readyTerm is the term in which this node, as leader, has seen a
@@ -112,6 +117,7 @@ func Open(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen for raft on %s: %w", cfg.RaftBind, err)
 	}
+	wt := &waitingTransport{NetworkTransport: n.trans, wanted: n.replicatingTo, stop: n.shutdownCh, poll: waitPoll}
 
 	rc := n.raftConfig()
 	n.fsm = newTrackingFSM(fsm)
@@ -125,10 +131,11 @@ func Open(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: check existing raft state: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, st.logs, st.stable, st.snaps, n.trans)
+	n.raft, err = raft.NewRaft(rc, n.fsm, st.logs, st.stable, st.snaps, wt)
 	if err != nil {
 		return nil, fmt.Errorf("replication: start raft: %w", err)
 	}
+	n.raftRef.Store(n.raft)
 
 	if !cfg.ClusterMode() && !n.hadState {
 		if err := n.bootstrap([]raft.Server{n.self()}); err != nil {
