@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -55,7 +56,16 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		all = append(all, "logger", a.name)
 	}
 	all = append(all, a.args...)
-	all = append(all, args...)
+	for _, v := range args {
+		// hclog.Format is a printf format and its arguments (raft logs
+		// its configuration so); slog would print it as a slice.
+		if f, ok := v.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				v = fmt.Sprintf(format, f[1:]...)
+			}
+		}
+		all = append(all, v)
+	}
 	a.l.Log(ctx, sl, msg, all...)
 }
 
