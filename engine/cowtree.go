@@ -49,6 +49,33 @@ type cowTree[T any] struct {
 	// blocks: nodes copied by mut are allocated with their arrays
 	// (leafBlock, innerBlock); set only when max is blockItems.
 	blocks bool
+	// finger is the leaf the last Set or Load reached and the bounds of
+	// the keys it holds: a Set, Load or Get of a key within them goes to
+	// the leaf without a descent (writes that come in key order, or
+	// clustered, as rows, tombstones and many indexes get them). It is
+	// used only while the leaf is owned by this tree (a copy of the tree
+	// starts over), and cleared by every split and delete, the only
+	// changes that move bounds or leaves.
+	finger      *cowNode[T]
+	fingerRange bounds[T]
+}
+
+// bounds are the separators around a subtree: lo and hi are items of
+// owned ancestors (nil: unbounded on that side).
+type bounds[T any] struct {
+	lo, hi   *cowNode[T]
+	loI, hiI int
+}
+
+// fingerHolds reports whether key lies strictly between the finger's
+// bounds, so that it is in the finger leaf if it is anywhere.
+func (tr *cowTree[T]) fingerHolds(key string) bool {
+	f := tr.finger
+	if f == nil || f.iso != tr.iso {
+		return false
+	}
+	r := &tr.fingerRange
+	return (r.lo == nil || tr.keyOf(r.lo.items[r.loI]) < key) && (r.hi == nil || key < tr.keyOf(r.hi.items[r.hiI]))
 }
 
 // blockItems is the node size of trees that allocate nodes in blocks.
@@ -226,6 +253,9 @@ func removeAt[E any](s []E, i int) []E {
 // Get returns the item with the given key.
 func (tr *cowTree[T]) Get(key string) (T, bool) {
 	n := tr.root
+	if tr.fingerHolds(key) {
+		n = tr.finger
+	}
 	for n != nil {
 		i, found := tr.search(n, key)
 		if found {
@@ -281,8 +311,12 @@ func (tr *cowTree[T]) set(item T, appending bool) (prev T, replaced bool) {
 		return prev, false
 	}
 	key := tr.keyOf(item)
-	prev, replaced, split := tr.nodeSet(&tr.root, item, key, appending)
+	if prev, replaced, ok := tr.setFinger(item, key); ok {
+		return prev, replaced
+	}
+	prev, replaced, split := tr.nodeSet(&tr.root, item, key, appending, bounds[T]{})
 	if split {
+		tr.finger = nil
 		left := tr.mut(&tr.root)
 		right, median := tr.split(left, appending)
 		root := &cowNode[T]{iso: tr.iso, items: make([]T, 1, 4), children: make([]*cowNode[T], 2, 5)}
@@ -295,6 +329,25 @@ func (tr *cowTree[T]) set(item T, appending bool) (prev T, replaced bool) {
 		tr.count++
 	}
 	return prev, replaced
+}
+
+// setFinger sets item in the finger leaf if its key belongs there and the
+// leaf has room (ok), without a descent.
+func (tr *cowTree[T]) setFinger(item T, key string) (prev T, replaced, ok bool) {
+	if !tr.fingerHolds(key) {
+		return prev, false, false
+	}
+	n := tr.finger
+	i, found := tr.search(n, key)
+	if found {
+		return tr.setItem(n, i, item), true, true
+	}
+	if len(n.items) == tr.max {
+		return prev, false, false
+	}
+	tr.insertItem(n, i, item)
+	tr.count++
+	return prev, false, true
 }
 
 // split moves the upper part of a full node n into a new right node and
@@ -326,11 +379,15 @@ func (tr *cowTree[T]) split(n *cowNode[T], appending bool) (*cowNode[T], T) {
 	return right, median
 }
 
-func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending bool) (prev T, replaced, split bool) {
+// nodeSet sets item in the subtree at cn, whose keys lie within b.
+func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending bool, b bounds[T]) (prev T, replaced, split bool) {
 	n := *cn
 	i, found := tr.search(n, key)
 	if found {
 		n = tr.mut(cn)
+		if n.leaf() {
+			tr.finger, tr.fingerRange = n, b
+		}
 		return tr.setItem(n, i, item), true, false
 	}
 	if n.leaf() {
@@ -339,11 +396,20 @@ func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending boo
 		}
 		n = tr.mut(cn)
 		tr.insertItem(n, i, item)
+		tr.finger, tr.fingerRange = n, b
 		return prev, false, false
 	}
 	n = tr.mut(cn)
-	prev, replaced, split = tr.nodeSet(&n.children[i], item, key, appending)
+	cb := b
+	if i > 0 {
+		cb.lo, cb.loI = n, i-1
+	}
+	if i < len(n.items) {
+		cb.hi, cb.hiI = n, i
+	}
+	prev, replaced, split = tr.nodeSet(&n.children[i], item, key, appending, cb)
 	if split {
+		tr.finger = nil
 		if len(n.items) == tr.max {
 			return prev, false, true
 		}
@@ -351,7 +417,7 @@ func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending boo
 		right, median := tr.split(child, appending)
 		n.children = insertAt(n.children, i+1, right, tr.max+1)
 		tr.insertItem(n, i, median)
-		return tr.nodeSet(cn, item, key, appending)
+		return tr.nodeSet(cn, item, key, appending, b)
 	}
 	return prev, replaced, false
 }
@@ -398,6 +464,7 @@ func (tr *cowTree[T]) DeleteIfPresent(key string) (T, bool) {
 // deleteWith deletes key; path, when given, holds the key's position in
 // each node from the root down to the node that has it.
 func (tr *cowTree[T]) deleteWith(key string, path []int32) (T, bool) {
+	tr.finger = nil
 	prev, deleted := tr.delete(&tr.root, false, key, path)
 	if !deleted {
 		return prev, false

@@ -55,7 +55,21 @@ func checkCowTreeRandom[T any](t *testing.T, rng *rand.Rand, tr *cowTree[T], mk 
 	}
 	next := 0
 	for i := 0; i < ops; i++ {
-		switch op := rng.Intn(10); {
+		switch op := rng.Intn(12); {
+		case op == 10: // a run of keys in order from a random place (the finger)
+			base := rng.Intn(keys)
+			for j := 0; j < 8; j++ {
+				k := fmt.Sprintf("k%06d", base+j) + pad
+				if _, replaced := tr.Set(mk(k)); replaced != ref[k] {
+					t.Fatalf("max %d: Set(%s) replaced=%v, want %v", maxItems, k, replaced, ref[k])
+				}
+				ref[k] = true
+			}
+		case op == 11:
+			k := fmt.Sprintf("k%06d", rng.Intn(keys+next)) + pad
+			if got, ok := tr.Get(k); ok != ref[k] || ok && keyOf(got) != k {
+				t.Fatalf("max %d: Get(%s)=%q,%v, want %v", maxItems, k, keyOf(got), ok, ref[k])
+			}
 		case op < 3: // sequential append
 			next++
 			k := fmt.Sprintf("k%06d", keys*5/8+next) + pad
