@@ -110,6 +110,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) 
 		n.closeListeners()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	if !rc.InMemory {
+		// Raft holds the data directory now: no other process restores
+		// into it, and this one has not started a restore yet.
+		removeStaleSpools(n.spoolDir(), logger)
+	}
 	if err := n.startAntiEntropy(); err != nil {
 		n.repl.Shutdown()
 		n.closeListeners()

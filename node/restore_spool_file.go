@@ -3,7 +3,9 @@ package node
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -29,8 +31,12 @@ type spoolSink interface {
 	Flush() error
 }
 
+// spoolPattern names the spool files (os.CreateTemp puts random digits
+// in place of the *).
+const spoolPattern = "restore-*.heliodump.tmp"
+
 func newSpool(dir string) (*spool, error) {
-	f, err := os.CreateTemp(dir, "restore-*.heliodump.tmp")
+	f, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +93,26 @@ func (s *spool) Close() {
 // user restore, which hands them to the snapshot store.
 func (s *spool) reader(size int64) *spoolReader {
 	return &spoolReader{f: s.f, size: size}
+}
+
+// removeStaleSpools removes from dir the spool files of restores that
+// never reached Close: the process died mid-restore (kill -9, a crash, a
+// power cut). Called at startup once raft holds the data directory's
+// lock, when no restore of this node can be running: an adopted spool was
+// hard-linked into the snapshot store under a name of the store's, so
+// every file of spoolPattern here is garbage. Only regular files of that
+// pattern, directly in dir, are touched.
+func removeStaleSpools(dir string, log *slog.Logger) {
+	paths, _ := filepath.Glob(filepath.Join(dir, spoolPattern))
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			log.Warn("restore: cannot remove the spool file of an interrupted restore", "path", p, "err", err)
+			continue
+		}
+		log.Info("restore: removed the spool file of an interrupted restore", "path", p, "bytes", fi.Size())
+	}
 }
