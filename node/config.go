@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 // Config is everything a node needs. It is read from config.toml, then
@@ -202,12 +204,44 @@ func (c *Config) Validate() error {
 	default:
 		return configErr("[dump] compression = %q: want none, lz4 or zstd", c.Dump.Compression)
 	}
+	if err := c.Dump.validate(); err != nil {
+		return err
+	}
 	if c.Clustered() {
 		if c.Cluster.HTTPAddr == "" {
 			return configErr("cluster mode needs --http-addr (followers forward writes to the leader's admin address)")
 		}
 		if c.Cluster.RaftAddr == "" {
 			return configErr("cluster mode needs --raft-addr")
+		}
+	}
+	return nil
+}
+
+// validate checks what the scheduled dumps will use, so that a mistake
+// stops the node at start rather than failing every dump later (or, for a
+// schedule without a directory, never dumping at all).
+func (d *DumpConfig) validate() error {
+	// The level is checked against zstd when no codec is named: cluster
+	// dumps default to it, and a level no codec takes is wrong anyway.
+	codec := snapshot.CompressZstd
+	if d.Compression != "" {
+		codec, _ = snapshot.ParseCompression(d.Compression)
+	}
+	if err := (&snapshot.WriterOptions{Compression: codec, Level: d.CompressionLevel}).Validate(); err != nil {
+		return configErr("[dump] compression_level = %d: %s", d.CompressionLevel, strings.TrimPrefix(err.Error(), snapshot.ErrInvalidOptions.Error()+": "))
+	}
+	if d.Schedule != "" {
+		if _, err := parseCron(d.Schedule); err != nil {
+			return configErr("[dump] schedule = %q: %v", d.Schedule, err)
+		}
+	}
+	if d.BackupDir == "" {
+		switch {
+		case d.Schedule != "":
+			return configErr("[dump] schedule is set but [dump] backup_dir is not: scheduled dumps are written there (backup_dir, --backup-dir or HELIOSDB_BACKUP_DIR); set it, or remove schedule")
+		case d.WALSizeThreshold > 0:
+			return configErr("[dump] wal_size_threshold is set but [dump] backup_dir is not: threshold dumps are written there (backup_dir, --backup-dir or HELIOSDB_BACKUP_DIR); set it, or remove wal_size_threshold")
 		}
 	}
 	return nil
