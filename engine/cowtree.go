@@ -67,6 +67,17 @@ type bounds[T any] struct {
 	loI, hiI int
 }
 
+// child returns the bounds of child i of n, whose keys lie within b.
+func (b bounds[T]) child(n *cowNode[T], i int) bounds[T] {
+	if i > 0 {
+		b.lo, b.loI = n, i-1
+	}
+	if i < len(n.items) {
+		b.hi, b.hiI = n, i
+	}
+	return b
+}
+
 // fingerHolds reports whether key lies strictly between the finger's
 // bounds, so that it is in the finger leaf if it is anywhere.
 func (tr *cowTree[T]) fingerHolds(key string) bool {
@@ -400,14 +411,7 @@ func (tr *cowTree[T]) nodeSet(cn **cowNode[T], item T, key string, appending boo
 		return prev, false, false
 	}
 	n = tr.mut(cn)
-	cb := b
-	if i > 0 {
-		cb.lo, cb.loI = n, i-1
-	}
-	if i < len(n.items) {
-		cb.hi, cb.hiI = n, i
-	}
-	prev, replaced, split = tr.nodeSet(&n.children[i], item, key, appending, cb)
+	prev, replaced, split = tr.nodeSet(&n.children[i], item, key, appending, b.child(n, i))
 	if split {
 		tr.finger = nil
 		if len(n.items) == tr.max {
@@ -430,7 +434,30 @@ func (tr *cowTree[T]) Delete(key string) (T, bool) {
 		var zero T
 		return zero, false
 	}
+	if prev, deleted, ok := tr.deleteFinger(key); ok {
+		return prev, deleted
+	}
 	return tr.deleteWith(key, nil)
+}
+
+// deleteFinger deletes key from the finger leaf if the key belongs there
+// and the leaf keeps at least the minimum (no rebalance, so no separator
+// moves and the finger stays valid); ok is false otherwise. A key that
+// belongs there and is absent is absent from the tree.
+func (tr *cowTree[T]) deleteFinger(key string) (prev T, deleted, ok bool) {
+	if !tr.fingerHolds(key) {
+		return prev, false, false
+	}
+	n := tr.finger
+	i, found := tr.search(n, key)
+	if !found {
+		return prev, false, true
+	}
+	if len(n.items) <= tr.max/2 {
+		return prev, false, false
+	}
+	tr.count--
+	return tr.removeItem(n, i), true, true
 }
 
 // maxPath bounds the depth DeleteIfPresent records (a tree of 15-item
@@ -442,6 +469,12 @@ const maxPath = 24
 // reuses the positions found instead of searching again.
 func (tr *cowTree[T]) DeleteIfPresent(key string) (T, bool) {
 	var zero T
+	if tr.root == nil {
+		return zero, false
+	}
+	if prev, deleted, ok := tr.deleteFinger(key); ok {
+		return prev, deleted
+	}
 	var path [maxPath]int32
 	n := tr.root
 	for d := 0; n != nil && d < maxPath; d++ {
@@ -464,8 +497,8 @@ func (tr *cowTree[T]) DeleteIfPresent(key string) (T, bool) {
 // deleteWith deletes key; path, when given, holds the key's position in
 // each node from the root down to the node that has it.
 func (tr *cowTree[T]) deleteWith(key string, path []int32) (T, bool) {
-	tr.finger = nil
-	prev, deleted := tr.delete(&tr.root, false, key, path)
+	tr.finger = nil // delete sets it again if nothing moved
+	prev, deleted := tr.delete(&tr.root, false, key, path, bounds[T]{})
 	if !deleted {
 		return prev, false
 	}
@@ -479,11 +512,13 @@ func (tr *cowTree[T]) deleteWith(key string, path []int32) (T, bool) {
 	return prev, true
 }
 
-// delete removes key from the subtree at cn, or its greatest item when
-// maxItem is set (used to refill an inner node). path, when not empty, is
-// the key's position in this node and those below (DeleteIfPresent): the
-// last one is where the key is.
-func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []int32) (T, bool) {
+// delete removes key from the subtree at cn (whose keys lie within b), or
+// its greatest item when maxItem is set (used to refill an inner node).
+// path, when not empty, is the key's position in this node and those
+// below (DeleteIfPresent): the last one is where the key is. A key
+// removed from a leaf that keeps the minimum makes the leaf the finger,
+// which any rebalance on the way back up clears again.
+func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []int32, b bounds[T]) (T, bool) {
 	var zero T
 	n := *cn
 	var i int
@@ -501,16 +536,20 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 			return zero, false
 		}
 		n = tr.mut(cn)
-		return tr.removeItem(n, i), true
+		prev := tr.removeItem(n, i)
+		if !maxItem && len(n.items) >= tr.max/2 {
+			tr.finger, tr.fingerRange = n, b
+		}
+		return prev, true
 	}
 	n = tr.mut(cn)
 	var prev T
 	if found {
 		if maxItem {
 			i++
-			prev, _ = tr.delete(&n.children[i], true, "", nil)
+			prev, _ = tr.delete(&n.children[i], true, "", nil, b)
 		} else {
-			pred, _ := tr.delete(&n.children[i], true, "", nil)
+			pred, _ := tr.delete(&n.children[i], true, "", nil, b)
 			prev = tr.setItem(n, i, pred)
 		}
 	} else {
@@ -518,7 +557,7 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 			path = path[1:]
 		}
 		var deleted bool
-		if prev, deleted = tr.delete(&n.children[i], false, key, path); !deleted {
+		if prev, deleted = tr.delete(&n.children[i], false, key, path, b.child(n, i)); !deleted {
 			return zero, false
 		}
 	}
@@ -532,6 +571,7 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 // under the minimum: it merges it with a neighbour, or moves items over
 // from the neighbour until both hold about the same number.
 func (tr *cowTree[T]) rebalance(n *cowNode[T], i int) {
+	tr.finger = nil
 	if i == len(n.items) {
 		i--
 	}
