@@ -373,6 +373,11 @@ type ClusterDumpResult struct {
 
 // ClusterDump proposes a dump marker and collects every member's result.
 func (n *Node) ClusterDump(ctx context.Context, o ClusterDumpOptions) (*ClusterDumpResult, error) {
+	if n.cfg.Dump.BackupDir == "" {
+		// Checked before proposing: a marker in the log is replayed on
+		// every restart, and every node would fail it again.
+		return nil, &sqlStateErr{code: "55000", err: errors.New("cluster dump: this node has no [dump] backup_dir (or --backup-dir, HELIOSDB_BACKUP_DIR): every node writes its file of a cluster dump there; configure it on every node and restart them (nothing was started)")}
+	}
 	if o.Compression == "" {
 		o.Compression = "zstd"
 	}

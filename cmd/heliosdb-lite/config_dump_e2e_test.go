@@ -57,3 +57,20 @@ func TestStartRefusesBadDumpConfig(t *testing.T) {
 		t.Fatalf("a node with a good [dump] section: %q", got)
 	}
 }
+
+// TestClusterDumpNeedsBackupDir: `dump --cluster` on a node without
+// [dump] backup_dir is refused before a marker enters the log, naming the
+// setting; nothing is left to fail again when the node restarts.
+func TestClusterDumpNeedsBackupDir(t *testing.T) {
+	n := proctest.Start(t, "node", "--data-dir", filepath.Join(t.TempDir(), "data"))
+	psql(t, n, fillSQL)
+	_, se := cli(t, n, 1, "dump", "--cluster", "--wait", "30s")
+	if !strings.Contains(se, "[dump] backup_dir") || !strings.Contains(se, "nothing was started") {
+		t.Fatalf("dump --cluster without backup_dir: %s", se)
+	}
+	n.Stop()
+	n.Restart()
+	if log := n.Log(); strings.Contains(log, "cluster dump not written") || strings.Contains(log, "cluster dump failed") {
+		t.Fatalf("a refused cluster dump was attempted:\n%s", log)
+	}
+}
