@@ -92,18 +92,34 @@ func (tr *cowTree[T]) fingerHolds(key string) bool {
 // blockItems is the node size of trees that allocate nodes in blocks.
 const blockItems = idxNodeItems
 
+// smallBlockItems is the array size of the smaller blocks, used for nodes
+// with room to spare in them: with 8-byte items a small block is 256
+// bytes and a full one 320 (Go's size classes).
+const smallBlockItems = 23
+
 // leafBlock is a leaf copied by mut in a tree with blocks: the node and
-// the array its items move into on the first write, in one allocation.
+// the array its items move into on the first write, in one allocation;
+// smallLeafBlock is the same for a leaf of up to smallBlockItems-2 items.
 type leafBlock[T any] struct {
 	n     cowNode[T]
 	items [blockItems]T
 }
 
+type smallLeafBlock[T any] struct {
+	n     cowNode[T]
+	items [smallBlockItems]T
+}
+
 // innerBlock is an inner node copied by mut in a tree with blocks, with
-// its children array.
+// its children array (smallInnerBlock: up to smallBlockItems-1 children).
 type innerBlock[T any] struct {
 	n        cowNode[T]
 	children [blockItems + 1]*cowNode[T]
+}
+
+type smallInnerBlock[T any] struct {
+	n        cowNode[T]
+	children [smallBlockItems + 1]*cowNode[T]
 }
 
 type cowNode[T any] struct {
@@ -113,10 +129,18 @@ type cowNode[T any] struct {
 	// shared: items is the array of the node this one was copied from, to
 	// be copied before the first write (ownItems).
 	shared bool
-	// inLeafBlock: n is the first field of a leafBlock, whose array
-	// receives its items when they are first written (itemArray).
-	inLeafBlock bool
+	// block: n is the first field of a leafBlock (blockFull) or
+	// smallLeafBlock (blockSmall), whose array receives its items when
+	// they are first written (itemArray).
+	block uint8
 }
+
+// Values of cowNode.block.
+const (
+	blockNone = iota
+	blockSmall
+	blockFull
+)
 
 var cowIsoSeq atomic.Uint64
 
@@ -162,10 +186,20 @@ func (tr *cowTree[T]) mut(cn **cowNode[T]) *cowNode[T] {
 			c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
 			copy(c.children, n.children)
 		}
+	case n.children == nil && len(n.items) <= smallBlockItems-2:
+		b := new(smallLeafBlock[T])
+		c = &b.n
+		c.iso, c.items, c.shared, c.block = tr.iso, n.items, true, blockSmall
 	case n.children == nil:
 		b := new(leafBlock[T])
 		c = &b.n
-		c.iso, c.items, c.shared, c.inLeafBlock = tr.iso, n.items, true, true
+		c.iso, c.items, c.shared, c.block = tr.iso, n.items, true, blockFull
+	case len(n.children) <= smallBlockItems-1:
+		b := new(smallInnerBlock[T])
+		c = &b.n
+		c.iso, c.items, c.shared = tr.iso, n.items, true
+		c.children = b.children[:len(n.children)]
+		copy(c.children, n.children)
 	default:
 		b := new(innerBlock[T])
 		c = &b.n
@@ -181,8 +215,11 @@ func (tr *cowTree[T]) mut(cn **cowNode[T]) *cowNode[T] {
 // sharing its items) may take as its own: its block's array, or a new one
 // with room for one more item.
 func (tr *cowTree[T]) itemArray(n *cowNode[T], l int) []T {
-	if n.inLeafBlock {
+	switch {
+	case n.block == blockFull:
 		return (*leafBlock[T])(unsafe.Pointer(n)).items[:l]
+	case n.block == blockSmall && l <= smallBlockItems:
+		return (*smallLeafBlock[T])(unsafe.Pointer(n)).items[:l]
 	}
 	return make([]T, l, min(tr.max, l+1))
 }
