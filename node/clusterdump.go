@@ -250,7 +250,11 @@ func (n *Node) pacedWriter(w io.Writer) io.Writer {
 	case rate == 0:
 		rate = DefaultDumpBytesPerSec
 	}
-	return newPacedWriter(w, rate, n.repl.AppliedIndex)
+	// The engine's LSN, not raft's applied index: a marker replayed while
+	// replication.Open is still running starts this writer before Start
+	// has set n.repl (it was a nil dereference, and a data race). Every
+	// foreground write advances the LSN all the same.
+	return newPacedWriter(w, rate, n.eng.LSN)
 }
 
 func newPacedWriter(w io.Writer, rate int64, applied func() uint64) *pacedWriter {
