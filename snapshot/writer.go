@@ -26,7 +26,9 @@ type WriterOptions struct {
 	// fast, 2-9 = LZ4-HC). 0 means the codec's default. Ignored for none.
 	Level int
 	// BatchSize is the target uncompressed size of one batch (default
-	// 2 MiB, allowed 64 KiB to 16 MiB). A larger row gets a batch of its own.
+	// 1 MiB, allowed 64 KiB to 16 MiB). A larger row gets a batch of its own.
+	// 1 MiB rather than 2: a decode worker's batch (rows, their Row
+	// slice, the column streams) then fits the L2 cache; see DESIGN.md.
 	BatchSize int
 	// Workers is the number of compression goroutines (default GOMAXPROCS).
 	Workers int
@@ -61,7 +63,7 @@ type WriterOptions struct {
 // DefaultWriterOptions returns zstd level 3, 2 MiB batches, one worker per
 // core.
 func DefaultWriterOptions() WriterOptions {
-	return WriterOptions{Compression: CompressZstd, Level: 3, BatchSize: 2 << 20}
+	return WriterOptions{Compression: CompressZstd, Level: 3, BatchSize: 1 << 20}
 }
 
 // Validate checks the options and reports the first problem.
