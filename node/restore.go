@@ -90,6 +90,29 @@ func restoredLSN(s *engine.Snapshot) (lsn uint64, rowLSN uint64, ok bool) {
 	return uint64(v), r.LSN, true
 }
 
+// salvagedSource marks, in the restore marker's source column, a state
+// restored by a salvage that lost rows.
+const salvagedSource = "salvage: incomplete"
+
+// restoredBySalvage reports whether the state was last restored by a
+// salvage that lost rows.
+func restoredBySalvage(s *engine.Snapshot) bool {
+	t, found := s.Table(engine.RestoreStateTable)
+	if !found {
+		return false
+	}
+	r, found := t.Get(markerKey)
+	if !found {
+		return false
+	}
+	row, err := r.Decode()
+	if err != nil || len(row) < 4 {
+		return false
+	}
+	src, _ := row[3].(string)
+	return src == salvagedSource
+}
+
 type restoreOptions struct {
 	mode       string // clean | append
 	onConflict string // error | skip | update
@@ -338,6 +361,9 @@ func (rs *restorer) segment(h *snapshot.SegmentHeader) error {
 				return err
 			}
 			at, _, ok := restoredLSN(snap)
+			if ok && restoredBySalvage(snap) {
+				return &sqlStateErr{code: "55000", err: errors.New("restore: the database was restored with --salvage from a damaged dump, which lost rows, so an incremental dump cannot continue it: restore an intact full dump first, then the increments (nothing was changed)")}
+			}
 			if !ok || at != h.BaseLSN {
 				have := "no dump has been restored into this database"
 				if ok {
@@ -480,7 +506,12 @@ func (rs *restorer) finish() (string, error) {
 		}
 		cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpPromote, Table: engine.StagingName(rs.id, name), Name: name, Seq: int(policy)})
 	}
-	marker, err := engine.EncodeRow(nil, engine.Row{int64(1), rs.last.DumpID.String(), int64(rs.last.LastLSN), rs.last.NodeID})
+	source := rs.last.NodeID
+	if rs.opts.salvage && (rs.damage > 0 || rs.torn) {
+		// Rows of the chain are missing: no increment may continue it.
+		source = salvagedSource
+	}
+	marker, err := engine.EncodeRow(nil, engine.Row{int64(1), rs.last.DumpID.String(), int64(rs.last.LastLSN), source})
 	if err != nil {
 		return "", err
 	}

@@ -84,6 +84,18 @@ func TestSalvageTornTailAndTrailingBytes(t *testing.T) {
 	if got := psql(t, dst, "select count(*) from big") + "," + psql(t, dst, "select count(*) >= 100 from small"); got != "60000,t" {
 		t.Fatalf("after salvaging a torn append: big rows, small >= 100 = %s", got)
 	}
+	// The salvage lost rows of segment 2, so an increment continuing the
+	// intact chain (from segment 2's end) must not be applied on top.
+	chain := write("chain.heliodump", b2)
+	psql(t, src, "insert into small values (102, 2)")
+	cli(t, src, 0, "dump", "--output", chain+".inc1", "--append", "--compress", "none")
+	before := psql(t, dst, "select count(*) from small")
+	if _, se := cli(t, dst, 1, "restore", "--input", chain+".inc1", "--mode", "append"); !strings.Contains(se, "restored with --salvage") {
+		t.Fatalf("an increment on top of a lossy salvage: %s", se)
+	}
+	if psql(t, dst, "select count(*) from small") != before {
+		t.Fatal("the refused increment changed data")
+	}
 }
 
 // commaInt formats n like the reports do (1,234).
