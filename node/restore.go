@@ -473,6 +473,9 @@ func (rs *restorer) finish() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := rs.precheckDelta(snap); err != nil {
+		return "", err
+	}
 	cs := &engine.ChangeSet{}
 	// The marker row must be unchanged since we read it: two restores
 	// racing through different nodes cannot both win.
@@ -542,6 +545,53 @@ func (rs *restorer) finish() (string, error) {
 	}
 	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=%s lsn=%d source_lsn=%d damaged=%d",
 		len(names), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, damaged), nil
+}
+
+// precheckDelta computes, for every table an increment changes in place
+// (PromoteDelta), the row count and row-hash sum the table would have
+// after the swap, from the state the swap applies to, and refuses the
+// restore before anything changes when they are not the footer's: the
+// table changed since the chain's base was restored, and applying the
+// increment would leave neither the old data nor the dump's. (The check
+// after the swap remains for writes that land in between.)
+func (rs *restorer) precheckDelta(snap *engine.Snapshot) error {
+	if rs.opts.salvage {
+		return nil
+	}
+	for name, st := range rs.staged {
+		if st.policy != engine.PromoteDelta || st.footer == nil || st.checked {
+			continue
+		}
+		target, ok := snap.Table(name)
+		stg, ok2 := snap.Table(engine.StagingName(rs.id, name))
+		if !ok || !ok2 {
+			continue // the promote itself reports it
+		}
+		rows, hash := uint64(target.Len()), target.HashSum()
+		deleted := map[string]bool{} // by a tombstone first, as the promote does
+		stg.Tombstones(func(key string, _ uint64) bool {
+			if old, found := target.Get(key); found {
+				rows--
+				hash -= old.Hash
+				deleted[key] = true
+			}
+			return true
+		})
+		stg.Scan(func(r engine.RowRef) bool {
+			if old, found := target.Get(r.Key); found && !deleted[r.Key] {
+				rows--
+				hash -= old.Hash
+			}
+			rows++
+			hash += r.Hash // staged rows hash under the table's own name
+			return true
+		})
+		if rows != st.footer.TableRows || hash != st.footer.TableHashSum {
+			return &sqlStateErr{code: "55000", err: fmt.Errorf("restore: table %q changed since the dump chain's base was restored: with this increment it would hold %d rows where the dump's footer says %d, or other rows (row-hash sum %016x, footer %016x); restore the base dump with --mode clean, then the increments in order (nothing was changed)",
+				name, rows, st.footer.TableRows, hash, st.footer.TableHashSum)}
+		}
+	}
+	return nil
 }
 
 // verifyAfter compares each restored table with the footer's whole-table

@@ -47,3 +47,32 @@ func TestAppendToTableSubset(t *testing.T) {
 		t.Fatalf("after an increment of a chain of every table: dirty %s", got)
 	}
 }
+
+// TestIncrementOnChangedTableRefused: a table changed after the chain's
+// base was restored would match neither the old data nor the dump once
+// the increment is applied: the restore is refused before anything
+// changes, and succeeds once the base is restored again.
+func TestIncrementOnChangedTableRefused(t *testing.T) {
+	src := proctest.Start(t, "src", "--memory")
+	psql(t, src, "create table a(id int primary key, v text); insert into a select g, 'v' || g from generate_series(1, 500) g")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.heliodump")
+	cli(t, src, 0, "dump", "--output", base)
+	psql(t, src, "update a set v = 'new' where id <= 10; delete from a where id > 490; insert into a values (1000, 'added')")
+	cli(t, src, 0, "dump", "--output", base+".inc1", "--append")
+
+	dst := proctest.Start(t, "dst", "--memory")
+	cli(t, dst, 0, "restore", "--input", base)
+	psql(t, dst, "insert into a values (2000, 'local change')")
+	before := psql(t, dst, "select count(*), md5(string_agg(id || v, ',' order by id)) from a")
+	_, se := cli(t, dst, 1, "restore", "--input", base+".inc1", "--mode", "append")
+	if !strings.Contains(se, `table "a" changed since the dump chain's base was restored`) || !strings.Contains(se, "nothing was changed") {
+		t.Fatalf("increment on a changed table: %s", se)
+	}
+	if got := psql(t, dst, "select count(*), md5(string_agg(id || v, ',' order by id)) from a"); got != before {
+		t.Fatalf("the refused increment changed the table: %s, was %s", got, before)
+	}
+	cli(t, dst, 0, "restore", "--input", base)
+	cli(t, dst, 0, "restore", "--input", base+".inc1", "--mode", "append")
+	sameContents(t, src, dst, "a")
+}
