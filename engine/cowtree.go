@@ -31,7 +31,10 @@ import (
 //   - a delete that leaves a node under the minimum evens it out with its
 //     neighbour instead of borrowing one item, so a run of deletes at one
 //     end (deletes in key order) rebalances once per many deletes, and a
-//     removal shifts the shorter side of its array.
+//     removal shifts the shorter side of its array;
+//   - the tree remembers the leaf its last write reached and the
+//     separators around it (the finger): writes, deletes and lookups of
+//     keys in key order or clustered skip the descent.
 //
 // Copy is O(1): both trees share nodes, and a node is copied the first time
 // a tree that does not own it writes to it. After Copy the source must not
