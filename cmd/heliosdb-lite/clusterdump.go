@@ -52,8 +52,9 @@ func runClusterDump(ctx context.Context, f *dumpFlags) error {
 	if cerr != nil {
 		return fmt.Errorf("cluster dump via %s: %s", f.conn.addr(), pgErrorText(cerr))
 	}
+	verdict := clusterDumpVerdict(report.String())
 	if f.append || f.output == "" {
-		return nil
+		return verdict
 	}
 	// Copy the dump this node wrote to the operator's machine.
 	first, _, _ := strings.Cut(report.String(), "\n")
@@ -74,5 +75,25 @@ func runClusterDump(ctx context.Context, f *dumpFlags) error {
 		return fmt.Errorf("cluster dump: copy %s to %s: %s", name, f.output, pgErrorText(err))
 	}
 	fmt.Fprintf(os.Stderr, "copied %s to %s\n", name, f.output)
+	return verdict
+}
+
+// clusterDumpVerdict turns the server's report into the exit status: an
+// error (exit 1) when the nodes' checksums differ or a node failed to
+// write its file (disk full, no backup_dir...); nodes still catching up
+// ("missing") write it later and are not a failure.
+func clusterDumpVerdict(report string) error {
+	if strings.Contains(report, "\nALARM: ") {
+		return errors.New("cluster dump: the nodes' checksums differ (see the report above)")
+	}
+	var failed []string
+	for _, line := range strings.Split(report, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[1] == "failed" {
+			failed = append(failed, f[0])
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("cluster dump: %d node(s) could not write the dump: %s (see the report above)", len(failed), strings.Join(failed, ", "))
+	}
 	return nil
 }
