@@ -50,7 +50,10 @@ type cowTree[T any] struct {
 	// indirect keyOf call per comparison (searchRecs).
 	find func(items []T, key string) (int, bool)
 	// blocks: nodes copied by mut are allocated with their arrays
-	// (leafBlock, innerBlock); set only when max is blockItems.
+	// (leafBlock, innerBlock); set only when max is blockItems. Such
+	// trees (indexes) also rebalance a node only under a quarter full
+	// (minItems): random deletes from nodes about half full, the common
+	// case after middle splits, would otherwise copy a neighbour too.
 	blocks bool
 	// finger is the leaf the last Set or Load reached and the bounds of
 	// the keys it holds: a Set, Load or Get of a key within them goes to
@@ -68,6 +71,14 @@ type cowTree[T any] struct {
 type bounds[T any] struct {
 	lo, hi   *cowNode[T]
 	loI, hiI int
+}
+
+// minItems is the fill under which a delete rebalances a node.
+func (tr *cowTree[T]) minItems() int {
+	if tr.blocks {
+		return tr.max / 4
+	}
+	return tr.max / 2
 }
 
 // child returns the bounds of child i of n, whose keys lie within b.
@@ -493,7 +504,7 @@ func (tr *cowTree[T]) deleteFinger(key string) (prev T, deleted, ok bool) {
 	if !found {
 		return prev, false, true
 	}
-	if len(n.items) <= tr.max/2 {
+	if len(n.items) <= tr.minItems() {
 		return prev, false, false
 	}
 	tr.count--
@@ -577,7 +588,7 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 		}
 		n = tr.mut(cn)
 		prev := tr.removeItem(n, i)
-		if !maxItem && len(n.items) >= tr.max/2 {
+		if !maxItem && len(n.items) >= tr.minItems() {
 			tr.finger, tr.fingerRange = n, b
 		}
 		return prev, true
@@ -601,7 +612,7 @@ func (tr *cowTree[T]) delete(cn **cowNode[T], maxItem bool, key string, path []i
 			return zero, false
 		}
 	}
-	if len(n.children[i].items) < tr.max/2 {
+	if len(n.children[i].items) < tr.minItems() {
 		tr.rebalance(n, i)
 	}
 	return prev, true
