@@ -81,6 +81,9 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 	if err := (&snapshot.WriterOptions{Compression: codec, Level: f.level}).Validate(); err != nil {
 		return withCode(exitUsage, fmt.Errorf("dump: --compression-level %d: %s", f.level, strings.TrimPrefix(err.Error(), snapshot.ErrInvalidOptions.Error()+": ")))
 	}
+	if codec == snapshot.CompressNone && f.level != 0 {
+		return withCode(exitUsage, fmt.Errorf("dump: --compression-level %d does nothing with --compress none: drop it, or choose lz4 or zstd", f.level))
+	}
 	level := ""
 	if f.level != 0 {
 		level = strconv.Itoa(f.level)

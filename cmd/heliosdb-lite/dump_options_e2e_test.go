@@ -26,6 +26,9 @@ func TestDumpOptionErrors(t *testing.T) {
 			t.Fatalf("dump %v: %s", args, se)
 		}
 	}
+	if _, se := cli(t, src, 2, "dump", "--output", out, "--compress", "none", "--compression-level", "5"); !strings.Contains(se, "does nothing with --compress none") {
+		t.Fatalf("a level with --compress none: %s", se)
+	}
 	for _, dry := range []bool{false, true} {
 		args := []string{"dump", "--output", out, "--tables", "users,nosuch"}
 		if dry {
