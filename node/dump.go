@@ -68,8 +68,9 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if len(missing) > 0 {
 		return &sqlStateErr{code: "42P01", err: fmt.Errorf("dump: no table %s in the database (heliosdb-lite tables lists them)", strings.Join(missing, ", "))}
 	}
-	if v := opts["dry_run"]; v == "true" || v == "on" || v == "1" {
-		return writeDumpEstimate(w, snap, wo)
+	dryRun := opts["dry_run"] == "true" || opts["dry_run"] == "on" || opts["dry_run"] == "1"
+	if dryRun && opts["since_lsn"] == "" && opts["since_last_dump"] != "true" {
+		return writeDumpEstimate(w, snap, wo, nil)
 	}
 	if v := opts["since_last_dump"]; v == "true" {
 		// `dump --append` to a new file (the guide's hourly increments):
@@ -87,6 +88,9 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 		}
 		if since > snap.LSN() {
 			return &sqlStateErr{code: "22023", err: fmt.Errorf("the dump file ends at LSN %d, but this database is only at LSN %d: it is not a dump of this database (restore it, or take a full dump)", since, snap.LSN())}
+		}
+		if dryRun {
+			return writeDumpEstimate(w, snap, wo, &since)
 		}
 		// base_tables: the tables the file being continued holds (the
 		// CLI reads them from its last segment); absent: every table.

@@ -30,7 +30,7 @@ const sampleBytes = 4 << 20
 //
 // The compressed size comes from really dumping a sample of rows spread
 // over the tables (so the ratio is the data's own), scaled to the total.
-func writeDumpEstimate(w io.Writer, snap *engine.Snapshot, wo snapshot.WriterOptions) error {
+func writeDumpEstimate(w io.Writer, snap *engine.Snapshot, wo snapshot.WriterOptions, since *uint64) error {
 	names := wo.Tables
 	if names == nil {
 		names = snap.TableNames()
@@ -43,6 +43,23 @@ func writeDumpEstimate(w io.Writer, snap *engine.Snapshot, wo snapshot.WriterOpt
 		}
 		raw += t.Bytes()
 		rows += int64(t.Len())
+	}
+	if since != nil {
+		// An increment: the rows and deletes since the chain's end.
+		changes, err := snap.ChangesSince(*since)
+		if err != nil {
+			return &sqlStateErr{code: "72000", err: err}
+		}
+		raw, rows = 0, 0
+		for _, tc := range changes {
+			for _, r := range tc.Rows {
+				raw += int64(len(r.Key) + len(r.Enc) + 10)
+			}
+			for _, tb := range tc.Tombstones {
+				raw += int64(len(tb.Key) + 10)
+			}
+			rows += int64(len(tc.Rows))
+		}
 	}
 	// Sample: the first rows of each table, up to an equal share each.
 	share := int64(sampleBytes)

@@ -94,9 +94,6 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 	}
 	defer conn.Close(context.Background())
 	opts := []string{"compress", f.compress, "level", level, "tables", f.tables}
-	if f.dryRun {
-		return dumpDryRun(ctx, f, conn, opts)
-	}
 	var since uint64
 	var appendTo *appendTarget
 	if f.append {
@@ -116,6 +113,9 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 		} else {
 			opts = append(opts, "since_lsn", strconv.FormatUint(since, 10), "base_tables", base)
 		}
+	}
+	if f.dryRun {
+		return dumpDryRun(ctx, f, conn, opts) // with --append: the increment's estimate
 	}
 	sql := "COPY heliosdb.dump TO STDOUT" + copyOptions(opts...)
 	prog := newDumpProgress(f.verbose) // stderr only: stdout may carry the dump

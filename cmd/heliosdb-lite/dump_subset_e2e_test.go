@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,16 +55,22 @@ func TestAppendToTableSubset(t *testing.T) {
 // changes, and succeeds once the base is restored again.
 func TestIncrementOnChangedTableRefused(t *testing.T) {
 	src := proctest.Start(t, "src", "--memory")
-	psql(t, src, "create table a(id int primary key, v text); insert into a select g, 'v' || g from generate_series(1, 500) g")
+	psql(t, src, "create table a(id int primary key, v text); insert into a select g, 'v' || g from generate_series(1, 5000) g")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.heliodump")
 	cli(t, src, 0, "dump", "--output", base)
-	psql(t, src, "update a set v = 'new' where id <= 10; delete from a where id > 490; insert into a values (1000, 'added')")
+	psql(t, src, "update a set v = 'new' where id <= 10; delete from a where id > 4990; insert into a values (10000, 'added')")
+	// --dry-run --append estimates the increment, not a full dump.
+	full, _ := cli(t, src, 0, "dump", "--output", filepath.Join(dir, "x.heliodump"), "--dry-run", "--compress", "none")
+	inc, _ := cli(t, src, 0, "dump", "--output", base+".inc1", "--append", "--dry-run", "--compress", "none")
+	if fb, ib := estimatedBytes(t, full), estimatedBytes(t, inc); ib <= 0 || ib*5 > fb {
+		t.Fatalf("increment estimate %.0f bytes vs full %.0f bytes:\n%s\n%s", ib, fb, inc, full)
+	}
 	cli(t, src, 0, "dump", "--output", base+".inc1", "--append")
 
 	dst := proctest.Start(t, "dst", "--memory")
 	cli(t, dst, 0, "restore", "--input", base)
-	psql(t, dst, "insert into a values (2000, 'local change')")
+	psql(t, dst, "insert into a values (20000, 'local change')")
 	before := psql(t, dst, "select count(*), md5(string_agg(id || v, ',' order by id)) from a")
 	_, se := cli(t, dst, 1, "restore", "--input", base+".inc1", "--mode", "append")
 	if !strings.Contains(se, `table "a" changed since the dump chain's base was restored`) || !strings.Contains(se, "nothing was changed") {
@@ -75,4 +82,19 @@ func TestIncrementOnChangedTableRefused(t *testing.T) {
 	cli(t, dst, 0, "restore", "--input", base)
 	cli(t, dst, 0, "restore", "--input", base+".inc1", "--mode", "append")
 	sameContents(t, src, dst, "a")
+}
+
+// estimatedBytes reads "Estimated dump size: 12.3 KB (...)" back.
+func estimatedBytes(t *testing.T, out string) float64 {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "Estimated dump size: ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 2 {
+		t.Fatalf("no estimate in %q", out)
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v * map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}[f[1]]
 }
