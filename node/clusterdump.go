@@ -401,7 +401,10 @@ func (n *Node) ClusterDump(ctx context.Context, o ClusterDumpOptions) (*ClusterD
 	now := time.Now().UTC()
 	m := fsm.DumpMark{ID: id.String(), At: now, Compression: o.Compression, Level: o.Level, Tables: o.Tables, AppendTo: o.AppendTo,
 		ScheduledTick: o.ScheduledTick,
-		Name:          "cluster-" + now.Format("20060102-150405") + "-" + id.String()[:8]}
+		// The id's last 8 hex digits are random (a v7 UUID starts with
+		// the time in ms, so its first 8 changed only every ~65 s and two
+		// dumps in one second got one name: the second replaced the first).
+		Name: "cluster-" + now.Format("20060102-150405") + "-" + id.String()[28:]}
 	payload, err := fsm.EncodeDumpMark(m)
 	if err != nil {
 		return nil, err

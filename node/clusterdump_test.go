@@ -256,6 +256,9 @@ func TestClusterDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res2.Name == res.Name {
+		t.Fatalf("two cluster dumps got one name %s: the second replaces the first's files", res.Name)
+	}
 	var missing, done int
 	var sum string
 	for _, r := range res2.Records {
