@@ -194,6 +194,24 @@ func TestDockerCompose(t *testing.T) {
 		return nil
 	})
 	t.Logf("all three compose nodes hold the same %d rows", want)
+	// The restarted node serves before gossip on the survivor sees it
+	// alive again (a cluster dump would list it as missing): wait for the
+	// survivor's view, as an operator would check `members` first.
+	eventually(t, time.Minute, "every member healthy in the survivor's heliosdb.members", func() error {
+		c, err := pgx.Connect(ctx, dsn(survivor))
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		var healthy int
+		if err := c.QueryRow(ctx, "select count(*) from heliosdb.members where healthy").Scan(&healthy); err != nil {
+			return err
+		}
+		if healthy != 3 {
+			return fmt.Errorf("%d of 3 members healthy", healthy)
+		}
+		return nil
+	})
 
 	// A cluster-wide dump taken through one node, as an operator would:
 	// every node writes the same file into its own backup_dir, and the
