@@ -176,7 +176,7 @@ func TestChaos(t *testing.T) {
 	c.EnsureSame() // rows, then identical cluster dump files at one LSN
 	aeRep := c.EnsureNoDivergence()
 	lost := c.EnsureAcked("acked", acked)
-	res, n := h.check(90 * time.Second)
+	res, n, info := h.check(90 * time.Second)
 
 	rep.mu.Lock()
 	defer rep.mu.Unlock()
@@ -193,7 +193,8 @@ func TestChaos(t *testing.T) {
 		len(rep.during), dmed.Round(time.Millisecond), dworst.Round(time.Millisecond), med.Round(time.Millisecond), worst.Round(time.Millisecond))
 	switch res {
 	case porcupine.Illegal:
-		t.Fatalf("history not linearizable (seed %d)", c.Seed)
+		path, err := visualize(info, fmt.Sprintf("heliosdb-chaos-%d.html", c.Seed))
+		t.Fatalf("history not linearizable (seed %d); porcupine's view of it: %s (%v)", c.Seed, path, err)
 	case porcupine.Unknown:
 		t.Logf("linearizability check timed out: inconclusive")
 	}

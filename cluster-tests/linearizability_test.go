@@ -3,7 +3,10 @@ package clustertests
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -99,9 +102,45 @@ func (h *history) add(client int, in kvInput, call int64, out kvOutput, err erro
 }
 
 // check runs porcupine; Unknown (checker timed out) is reported as such.
-func (h *history) check(timeout time.Duration) (porcupine.CheckResult, int) {
+// The returned info renders the history (visualize).
+func (h *history) check(timeout time.Duration) (porcupine.CheckResult, int, porcupine.LinearizationInfo) {
 	h.mu.Lock()
 	ops := append([]porcupine.Operation(nil), h.ops...)
 	h.mu.Unlock()
-	return porcupine.CheckOperationsTimeout(kvModel.ToModel(), ops, timeout), len(ops)
+	res, info := porcupine.CheckOperationsVerbose(kvModel.ToModel(), ops, timeout)
+	return res, len(ops), info
+}
+
+// visualize writes porcupine's HTML view of a checked history (the longest
+// linearizable prefix of each key and where it breaks) to a file kept
+// after the test, for a failure to be studied, and returns its path.
+func visualize(info porcupine.LinearizationInfo, name string) (string, error) {
+	path := filepath.Join(os.TempDir(), name)
+	return path, porcupine.VisualizePath(kvModel.ToModel(), info, path)
+}
+
+// TestHistoryCheckerCatchesStaleRead: the checker the chaos test relies
+// on calls a read of an old value after a completed write illegal, takes
+// an indeterminate write either way, and renders a failing history.
+func TestHistoryCheckerCatchesStaleRead(t *testing.T) {
+	h := &history{ops: []porcupine.Operation{
+		{ClientId: 0, Input: kvInput{Write: true, Key: 1, Value: 5}, Call: 0, Output: kvOutput{}, Return: 10},
+		{ClientId: 1, Input: kvInput{Key: 1}, Call: 20, Output: kvOutput{Value: 0}, Return: 30},
+	}}
+	res, _, info := h.check(10 * time.Second)
+	if res != porcupine.Illegal {
+		t.Fatalf("a stale read after a completed write: %v, want Illegal", res)
+	}
+	path, err := visualize(info, fmt.Sprintf("heliosdb-checker-selftest-%d.html", os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Fatalf("visualization %s: %v", path, err)
+	}
+	os.Remove(path)
+	h.ops[0].Output, h.ops[0].Return = kvOutput{Unknown: true}, math.MaxInt64
+	if res, _, _ := h.check(10 * time.Second); res != porcupine.Ok {
+		t.Fatalf("a read of the old value beside an indeterminate write: %v, want Ok", res)
+	}
 }
