@@ -72,22 +72,32 @@ func restoreMarkerDef() *engine.TableDef {
 
 var markerKey = string(engine.EncodeKey(nil, int64(1)))
 
-// restoredLSN returns the source LSN the state was last restored to.
-func restoredLSN(s *engine.Snapshot) (lsn uint64, rowLSN uint64, ok bool) {
+// restoreMarker returns the marker row (id, dump_id, last_lsn, source)
+// and the LSN that wrote it; ok is false when no restore left one.
+func restoreMarker(s *engine.Snapshot) (row engine.Row, rowLSN uint64, ok bool) {
 	t, found := s.Table(engine.RestoreStateTable)
 	if !found {
-		return 0, 0, false
+		return nil, 0, false
 	}
 	r, found := t.Get(markerKey)
 	if !found {
-		return 0, 0, false
+		return nil, 0, false
 	}
 	row, err := r.Decode()
-	if err != nil || len(row) < 3 {
+	if err != nil || len(row) < 4 {
+		return nil, 0, false
+	}
+	return row, r.LSN, true
+}
+
+// restoredLSN returns the source LSN the state was last restored to.
+func restoredLSN(s *engine.Snapshot) (lsn uint64, rowLSN uint64, ok bool) {
+	row, rowLSN, ok := restoreMarker(s)
+	if !ok {
 		return 0, 0, false
 	}
 	v, _ := row[2].(int64)
-	return uint64(v), r.LSN, true
+	return uint64(v), rowLSN, true
 }
 
 // salvagedSource marks, in the restore marker's source column, a state
@@ -97,16 +107,8 @@ const salvagedSource = "salvage: incomplete"
 // restoredBySalvage reports whether the state was last restored by a
 // salvage that lost rows.
 func restoredBySalvage(s *engine.Snapshot) bool {
-	t, found := s.Table(engine.RestoreStateTable)
-	if !found {
-		return false
-	}
-	r, found := t.Get(markerKey)
-	if !found {
-		return false
-	}
-	row, err := r.Decode()
-	if err != nil || len(row) < 4 {
+	row, _, ok := restoreMarker(s)
+	if !ok {
 		return false
 	}
 	src, _ := row[3].(string)
