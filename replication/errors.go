@@ -19,8 +19,13 @@ var (
 
 	// ErrLeadershipLost: the entry was proposed but leadership was lost
 	// before it was known to be committed. The outcome is unknown: it may
-	// still commit. Retryable only for operations whose preconditions make a
-	// second attempt safe (change sets with row LSN preconditions are).
+	// still commit. Retryable only by a client whose operation is
+	// idempotent; its SQLSTATE is 40003 (statement completion unknown),
+	// not 40001, because the SQL layer answers 40001 by evaluating the
+	// statement again on a newer state, which applies it a second time if
+	// the first attempt did commit (a chaos run saw exactly that: an
+	// upsert that committed, then committed again after another client's
+	// write, undoing it).
 	ErrLeadershipLost = errors.New("replication: leadership lost while committing")
 
 	// ErrShutdown: the node is shutting down or has shut down. Retryable on
@@ -56,6 +61,7 @@ var (
 // PostgreSQL client or carried over the wire.
 const (
 	SQLStateSerializationFailure = "40001" // retry the transaction
+	SQLStateCompletionUnknown    = "40003" // statement_completion_unknown: it may or may not have taken effect
 	SQLStateAdminShutdown        = "57P01" // node going away; reconnect elsewhere
 	SQLStateCannotConnectNow     = "57P03" // no leader yet
 	SQLStateConnectionFailure    = "08006" // forwarding failed
@@ -106,8 +112,10 @@ func SQLState(err error) string {
 		return SQLStateAdminShutdown
 	case errors.Is(err, ErrNoLeader):
 		return SQLStateCannotConnectNow
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrLeadershipLost):
+	case errors.Is(err, ErrNotLeader):
 		return SQLStateSerializationFailure
+	case errors.Is(err, ErrLeadershipLost):
+		return SQLStateCompletionUnknown
 	case errors.Is(err, ErrForward), errors.Is(err, ErrOutcomeUnknown):
 		return SQLStateConnectionFailure
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):

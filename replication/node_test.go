@@ -169,7 +169,7 @@ func TestErrorCategories(t *testing.T) {
 		state     string
 	}{
 		{ErrNotLeader, true, SQLStateSerializationFailure},
-		{fmt.Errorf("x: %w", ErrLeadershipLost), true, SQLStateSerializationFailure},
+		{fmt.Errorf("x: %w", ErrLeadershipLost), true, SQLStateCompletionUnknown},
 		{ErrShutdown, true, SQLStateAdminShutdown},
 		{ErrNoLeader, true, SQLStateCannotConnectNow},
 		{ErrForward, false, SQLStateConnectionFailure},

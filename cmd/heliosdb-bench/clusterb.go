@@ -212,7 +212,8 @@ func copyChunkOnce(ctx context.Context, conn *pgx.Conn, chunk []byte, lo int) er
 				return nil // the failed attempt committed
 			}
 		}
-		if _, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(chunk), "COPY bench (id, qty, label, at) FROM STDIN"); err == nil || !strings.Contains(err.Error(), "40001") {
+		if _, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(chunk), "COPY bench (id, qty, label, at) FROM STDIN"); err == nil ||
+			!strings.Contains(err.Error(), "40001") && !strings.Contains(err.Error(), "40003") {
 			return err
 		}
 	}

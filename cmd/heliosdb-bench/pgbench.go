@@ -218,14 +218,22 @@ func copyChunks(ctx context.Context, conn *pgx.Conn, target string, n int, line 
 		for i := lo; i < hi; i++ {
 			buf = line(buf, i)
 		}
-		// 40001 (leadership lost while committing) is retryable: the
-		// chunk was not committed; try again, as a client would.
+		// 40001: not committed, try again. 40003 (leadership lost while
+		// committing): the chunk may have committed; look its first row
+		// up before trying again, as a careful client would.
 		var err error
 		for try := 0; try < 5; try++ {
-			if _, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(buf), "COPY "+target+" FROM STDIN"); err == nil || !strings.Contains(err.Error(), "40001") {
+			if try > 0 {
+				time.Sleep(time.Second)
+				if chunkCommitted(ctx, conn, target, lo+1) {
+					err = nil
+					break
+				}
+			}
+			if _, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(buf), "COPY "+target+" FROM STDIN"); err == nil ||
+				!strings.Contains(err.Error(), "40001") && !strings.Contains(err.Error(), "40003") {
 				break
 			}
-			time.Sleep(time.Second)
 		}
 		if err != nil {
 			return fmt.Errorf("COPY %s rows %d-%d: %w", target, lo, hi, err)
@@ -262,4 +270,14 @@ func runPGBenchOnly(ctx context.Context, cfg config, rep *report, l *lab, logf f
 	rep.Elapsed = time.Since(rep.Started)
 	rep.Env = append(rep.Env, fmt.Sprintf("pgbench only (-only pgbench): elapsed %s", rep.Elapsed.Round(time.Second)))
 	return rep, ctx.Err()
+}
+
+// chunkCommitted reports whether the row whose first column (the key of
+// target, "table (key, ...)") is key exists.
+func chunkCommitted(ctx context.Context, conn *pgx.Conn, target string, key int) bool {
+	table, cols, _ := strings.Cut(target, " (")
+	col, _, _ := strings.Cut(cols, ",")
+	var n int
+	err := conn.QueryRow(ctx, "select count(*) from "+table+" where "+col+" = $1", key).Scan(&n)
+	return err == nil && n == 1
 }
