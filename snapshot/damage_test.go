@@ -202,7 +202,8 @@ func TestTornAppend(t *testing.T) {
 	var out strings.Builder
 	_ = rep.WriteText(&out)
 	t.Log("\n" + out.String())
-	if !strings.Contains(out.String(), "Torn tail at offset") || !strings.Contains(out.String(), "Verification: FAILED") {
+	if !strings.Contains(out.String(), "Torn tail at offset") || !strings.Contains(out.String(), "Verification: FAILED") ||
+		!strings.Contains(out.String(), "Data checksum: INCOMPLETE") || strings.Contains(out.String(), "Data checksum: OK") {
 		t.Fatal("verify report")
 	}
 	ar, err := AppendIncremental(context.Background(), path, states[2], fixedOpts(CompressZstd))

@@ -57,9 +57,14 @@ func (v *VerifyReport) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(&b, "Metadata checksum: %s\n", okFailed(v.MetadataOK))
-	if v.DataOK && v.TornTail == nil && len(v.Segments) > 0 {
+	switch {
+	case v.DataOK && v.TornTail == nil && len(v.Segments) > 0:
 		fmt.Fprintf(&b, "Data checksum: OK (CRC32: 0x%08X)\n", v.Checksum)
-	} else {
+	case v.DataOK && v.TornTail != nil:
+		// Every section that is there checked out, but the file is cut
+		// short: "OK" alone would read as a good file.
+		b.WriteString("Data checksum: INCOMPLETE (the sections present are intact; the file ends early)\n")
+	default:
 		fmt.Fprintf(&b, "Data checksum: %s\n", okFailed(v.DataOK))
 	}
 	if len(v.Segments) > 1 {
