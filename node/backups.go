@@ -83,7 +83,7 @@ func (n *Node) LocalBackups() ([]BackupEntry, error) {
 	}
 	var out []BackupEntry
 	for _, p := range files {
-		if strings.HasSuffix(p, ".tmp") || strings.Contains(filepath.Base(p), ".tmp-") {
+		if isDumpTemp(p) {
 			continue
 		}
 		e, ok := n.describeBackup(p)
@@ -134,6 +134,17 @@ func (n *Node) describeBackup(path string) (BackupEntry, bool) {
 	return e, true
 }
 
+// staleDumpTemp is how long a dump's temporary file may go unwritten
+// before verifyBackups treats it as left by a dump that died.
+const staleDumpTemp = time.Hour
+
+// isDumpTemp reports whether p is the temporary file of a dump being
+// written (".NAME.heliodump.tmp-RANDOM", renamed to NAME once complete).
+func isDumpTemp(p string) bool {
+	b := filepath.Base(p)
+	return strings.HasSuffix(b, ".tmp") || strings.Contains(b, ".tmp-")
+}
+
 // verifyBackups reads every dump in backup_dir back and checks every
 // checksum; failures are logged at ERROR (bit rot is an alarm).
 func (n *Node) verifyBackups() {
@@ -149,7 +160,19 @@ func (n *Node) verifyBackups() {
 		default:
 		}
 		fi, err := os.Stat(p)
-		if err != nil || strings.HasSuffix(p, ".tmp") {
+		if err != nil {
+			continue
+		}
+		if isDumpTemp(p) {
+			// A dump being written (its temp file grows) or one whose
+			// writer died: not a dump to verify. One untouched for
+			// staleDumpTemp is an orphan (a node killed mid-dump) and is
+			// removed so it cannot fill the disk.
+			if time.Since(fi.ModTime()) > staleDumpTemp {
+				if err := os.Remove(p); err == nil {
+					n.log.Info("removed the temporary file of an interrupted dump", "path", p, "size", fi.Size())
+				}
+			}
 			continue
 		}
 		if _, ok := n.verifications.get(p, fi); ok {
