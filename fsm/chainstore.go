@@ -302,6 +302,8 @@ type chainSink struct {
 	done   bool
 	failed error
 	rl     *receiveLoad // a load fed with the bytes received, or nil
+	gc     *gcHold      // the collector's hold while rl loads (restoregc.go)
+	cost   costMark     // the process's counters when rl started
 	facts  *ChainFacts  // an adopted file's facts, given by its writer
 }
 
@@ -342,6 +344,7 @@ func (k *chainSink) Write(p []byte) (int, error) {
 		k.n += int64(len(buf))
 		if k.rl != nil {
 			k.rl.write(buf)
+			k.gc.progress(k.n)
 		}
 		return len(p), nil
 	}
@@ -351,6 +354,7 @@ func (k *chainSink) Write(p []byte) (int, error) {
 		k.failed = err
 	} else if k.rl != nil {
 		k.rl.write(p)
+		k.gc.progress(k.n)
 	}
 	return n, err
 }
@@ -423,6 +427,9 @@ func (k *chainSink) begin() error {
 			// Received, not persisted here (Persist sets the LSN first):
 			// load it while it arrives.
 			k.rl = s.recv()
+			if k.rl != nil {
+				k.gc, k.cost = holdRestoreGC(), markCost()
+			}
 		}
 		return nil
 	}
@@ -460,6 +467,13 @@ func (k *chainSink) Close() error {
 			rl.finish()
 		} else {
 			rl.cancel()
+		}
+		k.gc.release()
+		if err == nil {
+			c := k.cost.since()
+			rl.f.rstats.receiveCost(c.CPU)
+			rl.f.log.Info("snapshot received and loaded: cost", "bytes", k.n, "cpu", c.CPU.Round(time.Millisecond),
+				"page_faults", c.Faults, "gc_cycles", c.GCCycles)
 		}
 	}
 	return err
@@ -550,6 +564,7 @@ func (k *chainSink) Cancel() error {
 	if k.rl != nil {
 		k.rl.cancel()
 		k.rl = nil
+		k.gc.release()
 	}
 	return nil
 }

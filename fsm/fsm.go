@@ -144,23 +144,24 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.log.Info("restored snapshot (loaded while received)", "lsn", st.LSN())
 		return nil
 	}
-	var read byteCount
-	res, err := snapshot.Load(context.Background(), io.TeeReader(r, &read), nil)
+	mark := markCost()
+	hold := holdRestoreGC() // restoregc.go
+	defer hold.release()
+	hr := &holdReader{r: r, h: hold}
+	res, err := snapshot.Load(context.Background(), hr, nil)
 	if err != nil {
 		return fmt.Errorf("fsm: restore: %w", err)
 	}
 	f.eng.Install(res.State)
 	f.aeReset()
-	took := time.Since(start)
-	f.rstats.restored(RestoreStats{LastLSN: res.State.LSN(), LastRows: res.Rows, LastBytes: int64(read), LastLoad: took}, false)
-	f.log.Info("restored snapshot", "lsn", res.State.LSN(), "rows", res.Rows, "bytes", int64(read), "took", took.Round(time.Millisecond))
+	hold.release()
+	took, cost, read := time.Since(start), mark.since(), hr.n
+	f.rstats.restored(RestoreStats{LastLSN: res.State.LSN(), LastRows: res.Rows, LastBytes: read, LastLoad: took,
+		LastLoadCPU: cost.CPU}, false)
+	f.log.Info("restored snapshot", "lsn", res.State.LSN(), "rows", res.Rows, "bytes", read, "took", took.Round(time.Millisecond),
+		"cpu", cost.CPU.Round(time.Millisecond), "page_faults", cost.Faults, "gc_cycles", cost.GCCycles)
 	return nil
 }
-
-// byteCount counts the bytes written to it.
-type byteCount int64
-
-func (c *byteCount) Write(p []byte) (int, error) { *c += byteCount(len(p)); return len(p), nil }
 
 type fsmSnapshot struct {
 	state *engine.Snapshot

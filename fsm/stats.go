@@ -57,6 +57,11 @@ type RestoreStats struct {
 	// LastLoad is the time snapshot.Load took; for a snapshot loaded while
 	// it was received it overlaps LastReceive.
 	LastLoad time.Duration
+	// LastLoadCPU is the CPU time the process used during the load (every
+	// thread: decode workers, collector, page faults), or for a snapshot
+	// loaded while it was received, from its first byte to its last and the
+	// load's end (the receive's own work included).
+	LastLoadCPU time.Duration
 	// LastReceive is the time from the first to the last byte of a
 	// snapshot received from the leader (0 for one read from this node's
 	// store).
@@ -79,6 +84,16 @@ func (r *restoreStats) received(s RestoreStats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pending = &s
+}
+
+// receiveCost adds the CPU time of the receive and load whose figures
+// received noted.
+func (r *restoreStats) receiveCost(cpu time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending != nil {
+		r.pending.LastLoadCPU = cpu
+	}
 }
 
 // restored counts a Restore. fromReceive says the state was the one a
