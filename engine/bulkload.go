@@ -113,6 +113,17 @@ func rowShape(b []byte) (int, []byte) {
 }
 
 func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, checked bool) error {
+	rows := [1]LoadRow{{Key: key, Enc: enc, LSN: lsn, Hash: hash}}
+	_, err := b.putRows(table, rows[:], nil, checked)
+	return err
+}
+
+// putRows adds rows in turn (PutHashed, PutChecked, PutRowsChecked). With
+// leaves nil each row's leaf sum is added as it is appended; else leaves
+// holds the leaf sums of all rows, added at once when the fast path took
+// them all (the leaves of the rows it took are added one by one when it
+// stopped early). It returns how many rows were added before an error.
+func (b *Builder) putRows(table string, rows []LoadRow, leaves *LeafSums, checked bool) (int, error) {
 	if table != b.lastName || b.lastBulk == nil {
 		b.lastName, b.lastBulk = table, b.bulk[table]
 		if b.lastBulk != nil {
@@ -120,53 +131,129 @@ func (b *Builder) putHashed(table string, key, enc []byte, lsn, hash uint64, che
 		}
 	}
 	bl := b.lastBulk
-	if bl == nil || !b.tx.trusted || bl.any && string(key) <= bl.last {
-		return b.Put(table, string(key), enc, lsn)
-	}
-	t := b.lastTable
-	def := t.def
-	var n int
-	var nulls []byte
-	if checked {
-		n, nulls = rowShape(enc)
-	} else {
-		var err error
-		if n, nulls, err = scanRow(enc); err != nil {
-			return err
+	i := 0
+	var err error
+	if bl != nil && b.tx.trusted {
+		i, err = b.appendRows(bl, b.lastTable, rows, leaves == nil, checked)
+		if leaves != nil {
+			if i == len(rows) {
+				for j := range leaves {
+					bl.leaves[j] += leaves[j]
+				}
+			} else {
+				for j := range rows[:i] {
+					bl.leaves[LeafOf(bytesString(rows[j].Key))] += rows[j].Hash
+				}
+			}
 		}
-	}
-	if n != len(def.Columns) {
-		return newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", table, n, len(def.Columns))
-	}
-	for _, i := range bl.notNull {
-		if nulls[i/8]&(1<<(i%8)) != 0 {
-			return newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", def.Columns[i].Name, def.Name)
-		}
-	}
-	r := bl.newRec(bytesString(key), bytesString(enc), lsn)
-	k := r.key()
-	if len(def.Indexes) > 0 {
-		off, err := rowFields(enc, bl.off)
 		if err != nil {
-			return err
-		}
-		bl.off = off
-		for i, ix := range def.Indexes {
-			ik, _ := appendKeyFromRow(bl.kbuf[:0], enc, off, ix.Columns)
-			bl.kbuf = ik
-			bl.idx[i] = append(bl.idx[i], newIdxEntry(ik, k))
+			return i, err
 		}
 	}
-	bl.rows.add(rowItem{r: r, hash: hash})
-	b.maxLSN = max(b.maxLSN, lsn)
-	bl.last, bl.any = k, true
-	bl.leaves[LeafOf(k)] += hash
-	t.hashSum += hash
-	sz := int64(len(enc))
+	// Off the fast path: a row out of key order (Put settles the table,
+	// so the rows after it come here too), a table this Builder did not
+	// create, or rows not trusted.
+	for ; i < len(rows); i++ {
+		r := &rows[i]
+		if err := b.Put(table, string(r.Key), r.Enc, r.LSN); err != nil {
+			return i, err
+		}
+	}
+	return i, nil
+}
+
+// appendRows is the fast path of putRows: it appends rows to bl (the bulk
+// load of t) while their keys increase, and returns how many it took (all
+// of them, or up to the first out of order or the first error). It adds
+// each row's leaf sum when leaf is set.
+func (b *Builder) appendRows(bl *bulkLoad, t *tableState, rows []LoadRow, leaf, checked bool) (int, error) {
+	def := t.def
+	var (
+		hashSum, maxLSN uint64
+		sz              int64
+		i               int
+		err             error
+	)
+	for ; i < len(rows); i++ {
+		row := &rows[i]
+		key, enc := row.Key, row.Enc
+		if bl.any && !keyAfter(key, bl.last) {
+			break
+		}
+		var n int
+		var nulls []byte
+		if checked {
+			n, nulls = rowShape(enc)
+		} else if n, nulls, err = scanRow(enc); err != nil {
+			break
+		}
+		if n != len(def.Columns) {
+			err = newErrorf(CodeDataCorrupted, "row for %q has %d columns, table has %d", def.Name, n, len(def.Columns))
+			break
+		}
+		for _, c := range bl.notNull {
+			if nulls[c/8]&(1<<(c%8)) != 0 {
+				err = newErrorf(CodeNotNullViolation, "column %q of relation %q contains null values", def.Columns[c].Name, def.Name)
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		r := bl.newRec(bytesString(key), bytesString(enc), row.LSN)
+		k := r.key()
+		if len(def.Indexes) > 0 {
+			off, ferr := rowFields(enc, bl.off)
+			if ferr != nil {
+				err = ferr
+				break
+			}
+			bl.off = off
+			for x, ix := range def.Indexes {
+				ik, _ := appendKeyFromRow(bl.kbuf[:0], enc, off, ix.Columns)
+				bl.kbuf = ik
+				bl.idx[x] = append(bl.idx[x], newIdxEntry(ik, k))
+			}
+		}
+		bl.rows.add(rowItem{r: r, hash: row.Hash})
+		bl.last, bl.any = k, true
+		if leaf {
+			bl.leaves[LeafOf(k)] += row.Hash
+		}
+		hashSum += row.Hash
+		maxLSN = max(maxLSN, row.LSN)
+		sz += int64(len(enc))
+	}
+	b.maxLSN = max(b.maxLSN, maxLSN)
+	t.hashSum += hashSum
 	t.bytes += sz
 	t.written += sz
 	b.tx.written += sz
-	return nil
+	return i, err
+}
+
+// keyAfter reports whether key sorts after last (string(key) > last).
+// Keys of one table mostly have one length (an integer key, a UUID): two
+// keys of equal length from 8 to 16 bytes are compared as two big-endian
+// words, their first and their last eight bytes (which overlap for
+// shorter keys: when the first words are equal, so are the bytes the last
+// words share), instead of by a call to the runtime's comparison.
+func keyAfter(key []byte, last string) bool {
+	n := len(key)
+	if n == len(last) && n >= 8 && n <= 16 {
+		k, l := key[:n:n], last[:n]
+		a, b := beWord(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]), beWord(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7])
+		if a != b {
+			return a > b
+		}
+		k, l = k[n-8:], l[n-8:]
+		return beWord(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]) > beWord(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7])
+	}
+	return string(key) > last
+}
+
+func beWord(b0, b1, b2, b3, b4, b5, b6, b7 byte) uint64 {
+	return uint64(b0)<<56 | uint64(b1)<<48 | uint64(b2)<<40 | uint64(b3)<<32 | uint64(b4)<<24 | uint64(b5)<<16 | uint64(b6)<<8 | uint64(b7)
 }
 
 // settle ends the fast path of a table: its index trees and leaf sums are

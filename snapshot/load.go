@@ -38,9 +38,10 @@ type LoadResult struct {
 // is acceptable. On any other error the result is nil. base is not
 // modified.
 func Load(ctx context.Context, r io.Reader, base *engine.State) (*LoadResult, error) {
-	// The decode workers check the row encodings, in parallel; the loader
-	// hands them to the engine with PutChecked.
-	rd := NewReaderWith(r, ReaderOptions{CheckRows: true})
+	// The decode workers check the row encodings and compute each batch's
+	// leaf sums, in parallel; the loader hands the batches to the engine
+	// with PutRowsChecked.
+	rd := NewReaderWith(r, ReaderOptions{CheckRows: true, LeafSums: true})
 	defer rd.Close()
 	l := loader{state: base}
 	defer l.releaseGC()
@@ -182,12 +183,9 @@ func (l *loader) apply(it *Item) error {
 		return wrapLoad(it, l.b.UpdateMeta(ts.Def.Name, ts.Def, ts.Meta))
 	case ItemRows:
 		b := it.Batch
-		for i := range b.Rows {
-			r := &b.Rows[i]
-			if err := l.b.PutChecked(b.Table, r.Key, r.Enc, r.LSN, r.Hash); err != nil {
-				return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Table: b.Table, Batch: b.Index,
-					Reason: fmt.Sprintf("row %d cannot be restored", b.FirstRow+uint64(i)), Err: err}
-			}
+		if i, err := l.b.PutRowsChecked(b.Table, b.Rows, b.Leaves); err != nil {
+			return &CorruptError{Offset: it.Offset, Segment: it.SegNo, Table: b.Table, Batch: b.Index,
+				Reason: fmt.Sprintf("row %d cannot be restored", b.FirstRow+uint64(i)), Err: err}
 		}
 		l.res.Rows += uint64(len(b.Rows))
 		if l.raw += int64(b.RawLen); l.raw >= bulkGCAfter && !l.gc {

@@ -36,6 +36,11 @@ type ReaderOptions struct {
 	// that the consumer may hand rows to engine.Builder.PutChecked: Load
 	// moves that work off its single restore goroutine this way.
 	CheckRows bool
+	// LeafSums makes the decode workers compute every row batch's
+	// anti-entropy leaf sums (Batch.Leaves), for
+	// engine.Builder.PutRowsChecked: Load moves the hashing of every key
+	// off its single restore goroutine this way.
+	LeafSums bool
 }
 
 // ItemKind says what an Item carries.
@@ -79,31 +84,33 @@ type Batch struct {
 	Rows       []Row
 	Tombstones []engine.Tombstone
 	HashSum    uint64 // sum of engine.RowHash over Rows
+	// Leaves are the anti-entropy leaf sums of Rows (ReaderOptions.LeafSums
+	// only, else nil), valid until the next Next.
+	Leaves *engine.LeafSums
 }
 
-// Row is one row as stored: encoded key, canonical encoding, LSN. The
-// slices alias the Reader's buffers (valid until the next Next).
-type Row struct {
-	Key  []byte
-	Enc  []byte
-	LSN  uint64
-	Hash uint64 // engine.RowHash(table, Key, Enc), computed by the decoder
-}
+// Row is one row as stored: encoded key, canonical encoding, LSN, and
+// Hash, engine.RowHash(table, Key, Enc), computed by the decoder. The
+// slices alias the Reader's buffers (valid until the next Next). It is an
+// engine.LoadRow, so a batch goes to engine.Builder.PutRowsChecked as it
+// is.
+type Row = engine.LoadRow
 
 // Reader streams the items of a .heliodump. Batches are verified and
 // decompressed by worker goroutines ahead of the consumer, in bounded
 // number, and delivered in file order. Next is called from one goroutine;
 // Close stops the workers and is safe to call twice.
 type Reader struct {
-	opts  ReaderOptions
-	br    *bufio.Reader
-	queue chan *pending
-	work  chan *pending
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-	rows  rowsFree
-	bufs  bufFree
+	opts   ReaderOptions
+	br     *bufio.Reader
+	queue  chan *pending
+	work   chan *pending
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+	rows   rowsFree
+	bufs   bufFree
+	leaves leavesFree
 
 	// Set by runRead before it closes queue (or, for header, before it
 	// queues the first item); read by the consumer only after that.
@@ -132,7 +139,8 @@ type pending struct {
 	tables    []string
 	segNo     int
 	raw       []byte
-	rows      *[]Row // pooled Batch.Rows
+	rows      *[]Row           // pooled Batch.Rows
+	leaves    *engine.LeafSums // pooled Batch.Leaves
 	item      *Item
 	err       error
 	done      chan struct{}
@@ -166,6 +174,9 @@ func NewReaderWith(r io.Reader, opts ReaderOptions) *Reader {
 		quit:  make(chan struct{}),
 		rows:  make(rowsFree, 2*opts.Workers+4),
 		bufs:  newBufFree(4*opts.Workers + 4),
+	}
+	if opts.LeafSums {
+		rd.leaves = make(leavesFree, 2*opts.Workers+4)
 	}
 	rd.wg.Add(1 + opts.Workers)
 	go rd.runRead()
@@ -440,6 +451,10 @@ func (r *Reader) runDecode() {
 			kind := ItemRows
 			if p.typ == secTombBatch {
 				kind = ItemTombstones
+			} else if r.leaves != nil && !p.crcOnly {
+				p.leaves = r.leaves.get()
+				rowLeaves(b.Rows, p.leaves)
+				b.Leaves = p.leaves
 			}
 			p.item = &Item{Kind: kind, Batch: b}
 		}
@@ -788,6 +803,9 @@ func (r *Reader) Next() (*Item, error) {
 		}
 		if r.prev.rows != nil {
 			r.rows.put(r.prev.rows)
+		}
+		if r.prev.leaves != nil {
+			r.leaves.put(r.prev.leaves)
 		}
 		r.prev = nil
 	}
