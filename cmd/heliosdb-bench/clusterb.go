@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +25,7 @@ import (
 // runs nothing else (no in-process rows, no PostgreSQL, no cluster A).
 var (
 	clusterSizeMB = flag.Int("cluster-size", 128, "logical size in MB of the dataset cluster B holds (anti-entropy, cluster dump, rejoin rows); 0: the same as -size")
-	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), inproc, wire or pgbench (pgbench on PostgreSQL, our single node and cluster A); writes a file only if -out is given")
+	onlyPart      = flag.String("only", "", "run only one part of the benchmark: clusterb (cluster B's rows), rejoin (cluster B's rejoin rows alone), inproc, wire or pgbench (pgbench on PostgreSQL, our single node and cluster A); writes a file only if -out is given")
 	dumpRate      = flag.Int64("dump-rate", 0, "cluster B's [dump] max_bytes_per_sec (0: the product default; negative: unpaced)")
 	dumpBaseline  = flag.Duration("dump-baseline", 3*time.Second, "length of the no-dump write window the cluster dump's p99 is compared with (at large sizes make it long enough to contain what the dump window contains, e.g. raft snapshots)")
 	perfDir       = flag.String("perf", "", "directory to write perf record -g CPU profiles into: cluster B's leader during each cluster dump and the run without one before it, and each rejoining node (perf must be installed)")
@@ -48,8 +49,8 @@ func runOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(str
 	if *onlyPart == "pgbench" {
 		return runPGBenchOnly(ctx, cfg, rep, l, logf) // pgbench.go
 	}
-	if *onlyPart != "clusterb" {
-		return rep, fmt.Errorf("-only %q: the parts that run alone are clusterb, inproc, wire and pgbench", *onlyPart)
+	if *onlyPart != "clusterb" && *onlyPart != "rejoin" {
+		return rep, fmt.Errorf("-only %q: the parts that run alone are clusterb, rejoin, inproc, wire and pgbench", *onlyPart)
 	}
 	logf("building heliosdb-lite (product and heliosdb_debug builds)")
 	bins, err := l.build(ctx)
@@ -58,7 +59,7 @@ func runOnly(ctx context.Context, cfg config, rep *report, l *lab, logf func(str
 	}
 	clusterBRows(ctx, cfg, rep, l, bins.debug, bigDB{}, logf)
 	rep.Elapsed = time.Since(rep.Started)
-	rep.Env = append(rep.Env, fmt.Sprintf("cluster B only (-only clusterb, -cluster-size %d): elapsed %s", *clusterSizeMB, rep.Elapsed.Round(time.Second)))
+	rep.Env = append(rep.Env, fmt.Sprintf("cluster B only (-only %s, -cluster-size %d): elapsed %s", *onlyPart, *clusterSizeMB, rep.Elapsed.Round(time.Second)))
 	return rep, ctx.Err()
 }
 
@@ -119,6 +120,9 @@ func clusterBRows(ctx context.Context, cfg config, rep *report, l *lab, bin stri
 	aeNames := []string{"anti-entropy round, 0 differing", "anti-entropy round, 100 differing"}
 	dumpNames := []string{"cluster dump under 8 writers", "write p99 during a cluster dump"}
 	rejoinNames := []string{"rejoin: restart from snapshot + log", "rejoin: rebuilt by snapshot install"}
+	if *onlyPart == "rejoin" {
+		aeNames, dumpNames = nil, nil
+	}
 	failAll := func(names []string, err error) {
 		for _, n := range names {
 			rep.fail(n, err)
@@ -153,15 +157,49 @@ func clusterBRows(ctx context.Context, cfg config, rep *report, l *lab, bin stri
 		failAll(append(append(aeNames, dumpNames...), rejoinNames...), err)
 		return
 	}
-	if err := aeRows(ctx, cfg, rep, c, db, logf); err != nil {
-		failAll(aeNames, err)
+	if *onlyPart != "rejoin" { // -only rejoin: the rejoin rows alone
+		if err := aeRows(ctx, cfg, rep, c, db, logf); err != nil {
+			failAll(aeNames, err)
+		}
+		if err := dumpRows(ctx, cfg, rep, c, db, logf); err != nil {
+			failAll(dumpNames, err)
+		}
 	}
-	if err := dumpRows(ctx, cfg, rep, c, db, logf); err != nil {
-		failAll(dumpNames, err)
+	err = snapshotEverywhere(ctx, c, logf)
+	if err == nil {
+		err = rejoinRows(ctx, cfg, rep, c, db, logf)
 	}
-	if err := rejoinRows(ctx, cfg, rep, c, db, logf); err != nil {
+	if err != nil {
 		failAll(rejoinNames, err)
 	}
+}
+
+// snapshotEverywhere writes small transactions through the leader until
+// every node has persisted a raft snapshot of the loaded data (bigConfig
+// snapshots after 1024 entries), so that a restarted node has one to
+// restore instead of replaying the whole log (with -only rejoin nothing
+// else has written those entries yet).
+func snapshotEverywhere(ctx context.Context, c *hcluster, logf func(string, ...any)) error {
+	return waitFor(ctx, 10*time.Minute, "a raft snapshot on every node", func() error {
+		for _, n := range c.nodes {
+			m, err := n.metrics(ctx)
+			if err != nil {
+				return err
+			}
+			if m["heliosdb_snapshot_last_bytes"] == 0 {
+				logf("%s has no raft snapshot yet: writing for 2s", n.id)
+				leader, err := c.leader(ctx, 30*time.Second)
+				if err != nil {
+					return err
+				}
+				if _, err := runLoad(ctx, 8, 2*time.Second, nil, pgxClient(leader.dsn(), insertW)); err != nil {
+					return err
+				}
+				return fmt.Errorf("%s has no raft snapshot", n.id)
+			}
+		}
+		return nil
+	}, c.exited)
 }
 
 // loadInto creates the bench table through n and COPYs the generated rows
@@ -364,7 +402,7 @@ func rejoinRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bi
 	}
 	mb := float64(db.raw) / 1e6
 	split := func(rs []rejoinRun) (total []float64, note string) {
-		var rate, load, recv, fileMB []float64
+		var rate, load, recv, fileMB, cpu, disk []float64
 		for _, r := range rs {
 			total = append(total, r.total.Seconds())
 			rate = append(rate, mb/r.total.Seconds())
@@ -372,6 +410,12 @@ func rejoinRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bi
 				load = append(load, r.load)
 				recv = append(recv, r.receive)
 				fileMB = append(fileMB, r.bytes/1e6)
+			}
+			if r.cpu > 0 {
+				cpu = append(cpu, r.cpu)
+			}
+			if r.disk > 0 {
+				disk = append(disk, r.disk)
 			}
 		}
 		note = "MB/s of logical data: " + newStat(rate).String()
@@ -385,6 +429,12 @@ func rejoinRows(ctx context.Context, cfg config, rep *report, c *hcluster, db bi
 			newStat(load), newStat(fileMB))
 		if slices.Max(recv) > 0 {
 			note += fmt.Sprintf(", received from the leader in %s s (the load runs while it arrives)", newStat(recv))
+		}
+		if len(cpu) > 0 {
+			note += fmt.Sprintf("; CPU of the rejoining process until caught up (start, load, catch-up): %s s", newStat(cpu))
+		}
+		if len(disk) > 0 {
+			note += fmt.Sprintf("; the disk reads that file at %s MB/s (dd iflag=direct, bs=4M)", newStat(disk))
 		}
 		return total, note
 	}
@@ -404,6 +454,8 @@ type rejoinRun struct {
 	restored      bool    // the node restored a snapshot (else it replayed the log only)
 	load, receive float64 // seconds
 	bytes         float64
+	cpu           float64 // CPU seconds the rejoining process used until caught up (0: unknown)
+	disk          float64 // MB/s dd read the node's snapshot file with direct I/O before the restart (0: not measured)
 }
 
 func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, ...any)) (rejoinRun, error) {
@@ -430,6 +482,10 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 		}
 		f.args = withoutFlag(f.args, "--bootstrap-expect")
 	}
+	var disk float64
+	if !wipe {
+		disk = diskReadMBps(ctx, f.dataDir)
+	}
 	logf("rejoin: %s restarted (wiped: %v), leader holds %d rows at index %d", f.id, wipe, st.Rows, st.CommitIndex)
 	t0 := time.Now()
 	if err := f.start(); err != nil {
@@ -450,9 +506,12 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 		}
 		return f.getJSON(ctx, "/ready", nil)
 	}, f.exited)
-	r := rejoinRun{total: time.Since(t0)}
+	r := rejoinRun{total: time.Since(t0), disk: disk}
 	if err != nil {
 		return r, err
+	}
+	if cmd, _ := f.state(); cmd != nil {
+		r.cpu = procCPU(cmd.Process.Pid)
 	}
 	m, err := f.metrics(ctx)
 	if err != nil {
@@ -464,6 +523,53 @@ func rejoinOnce(ctx context.Context, c *hcluster, wipe bool, logf func(string, .
 	r.restored = true
 	r.load, r.receive, r.bytes = m["heliosdb_snapshot_restore_last_load_seconds"], m["heliosdb_snapshot_restore_last_receive_seconds"], m["heliosdb_snapshot_restore_last_bytes"]
 	return r, nil
+}
+
+// procCPU is the CPU seconds (user and system, every thread) the process
+// pid has used, from /proc (Linux; USER_HZ 100), or 0 if unknown.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (ut + st) / 100
+}
+
+// diskReadMBps reads the newest snapshot chain file under dataDir with
+// direct I/O (dd iflag=direct, 4 MiB blocks: the disk, not the page cache)
+// and returns MB/s, or 0 if there is none or dd fails.
+func diskReadMBps(ctx context.Context, dataDir string) float64 {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "snapshots", "chains", "*.heliodump"))
+	var newest string
+	var newestT time.Time
+	var size int64
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.ModTime().After(newestT) {
+			newest, newestT, size = f, st.ModTime(), st.Size()
+		}
+	}
+	if newest == "" || size == 0 {
+		return 0
+	}
+	t0 := time.Now()
+	if err := exec.CommandContext(ctx, "dd", "if="+newest, "of=/dev/null", "bs=4M", "iflag=direct").Run(); err != nil {
+		return 0
+	}
+	return float64(size) / 1e6 / time.Since(t0).Seconds()
 }
 
 // perfRecord samples n's process with `perf record -g` (499 Hz) into
