@@ -382,6 +382,14 @@ func TestQuorumLossRecovery(t *testing.T) {
 		t.Fatal("write without quorum succeeded")
 	}
 	cancel()
+	// recover refuses a running node: it would apply the peers at some
+	// later restart.
+	if out, errOut, code := proctest.Run(t, "recover", "--data-dir", survivor.DataDir, "--peers", survivor.ID+"="+survivor.RaftAddr()); code != 1 || !strings.Contains(errOut, "running") {
+		t.Fatalf("recover on a running node: exit %d: %s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(survivor.DataDir, "peers.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("recover on a running node wrote peers.json: %v", err)
+	}
 	survivor.Stop()
 	out, errOut, code := proctest.Run(t, "recover", "--data-dir", survivor.DataDir, "--peers", survivor.ID+"="+survivor.RaftAddr())
 	if code != 0 {

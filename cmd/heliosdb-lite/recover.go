@@ -48,6 +48,13 @@ Different peer lists on different survivors can create two clusters.`,
 			if _, err := os.Stat(filepath.Join(dataDir, "raft.db")); err != nil {
 				return withCode(exitUsage, fmt.Errorf("%s has no raft.db: not a node data directory (%v)", dataDir, err))
 			}
+			// A running node would apply peers.json at some later
+			// restart, long after the operator meant it: refuse.
+			if busy, err := dbInUse(filepath.Join(dataDir, "raft.db")); err != nil {
+				return fmt.Errorf("checking that the node is stopped: %v", err)
+			} else if busy {
+				return fmt.Errorf("the node using %s is running (raft.db is locked): stop it first, then run recover (nothing was written)", dataDir)
+			}
 			if err := replication.WritePeersJSON(dataDir, ps); err != nil {
 				return err
 			}
