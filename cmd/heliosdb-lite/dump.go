@@ -51,7 +51,18 @@ last LSN) to the end of FILE. If FILE does not exist and is named
 BASE.incN, a separate incremental file continuing BASE, BASE.inc1 ...
 BASE.inc(N-1) is written instead.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd.Context(), &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Values that mean "not given" when a flag is absent are
+			// mistakes when given: level 0 is no level, and an empty
+			// --tables (a filter that matched nothing, say) is not "all".
+			if cmd.Flags().Changed("compression-level") && f.level == 0 {
+				return withCode(exitUsage, errors.New("dump: --compression-level 0: levels start at 1 (zstd 1-19, default 3; lz4 1-9); leave the flag out for the default"))
+			}
+			if cmd.Flags().Changed("tables") && strings.Trim(f.tables, ", ") == "" {
+				return withCode(exitUsage, fmt.Errorf("dump: --tables %q names no table; leave the flag out to dump every table", f.tables))
+			}
+			return runDump(cmd.Context(), &f)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "file to write, or - for standard output (required)")

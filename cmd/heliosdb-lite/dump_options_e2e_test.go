@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +30,23 @@ func TestDumpOptionErrors(t *testing.T) {
 	}
 	if _, se := cli(t, src, 2, "dump", "--output", out, "--compress", "none", "--compression-level", "5"); !strings.Contains(se, "does nothing with --compress none") {
 		t.Fatalf("a level with --compress none: %s", se)
+	}
+	// Flags given with their "absent" value are usage errors, not the
+	// default: level 0, and a --tables that names nothing (a filter in a
+	// script that matched no table must not become a full dump).
+	for _, args := range [][]string{
+		{"--compression-level", "0"},
+		{"--compress", "lz4", "--compression-level", "0"},
+		{"--tables", ""},
+		{"--tables", ","},
+	} {
+		_, se := cli(t, src, 2, append([]string{"dump", "--output", out}, args...)...)
+		if !strings.Contains(se, args[len(args)-2]) {
+			t.Fatalf("dump %q: %s", args, se)
+		}
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused dump wrote %s: %v", out, err)
 	}
 	for _, dry := range []bool{false, true} {
 		args := []string{"dump", "--output", out, "--tables", "users,nosuch"}
