@@ -54,6 +54,15 @@ type Session interface {
 	Close()
 }
 
+// QueryEnder is implemented by a Session that runs the statements of a
+// multi-statement simple Query in an implicit transaction block. EndQuery
+// is called once the Query's statements are over (before ReadyForQuery);
+// failed says whether one of them failed, in which case the block is
+// rolled back. An error it returns is sent to the client.
+type QueryEnder interface {
+	EndQuery(ctx context.Context, failed bool) error
+}
+
 // Statement is a parsed, analyzed statement ready to execute any number of
 // times with different parameters.
 type Statement interface {

@@ -12,13 +12,22 @@ import (
 
 // handleQuery runs a simple-protocol Query: every statement in order,
 // stopping at the first error, then ReadyForQuery. Whether the statements
-// share an implicit transaction is the Session's business.
+// share an implicit transaction is the Session's business; a QueryEnder
+// learns when the Query is over.
 func (c *conn) handleQuery(sql string) error {
 	// As in PostgreSQL, a simple Query destroys the unnamed statement and
 	// portal.
 	delete(c.stmts, "")
 	delete(c.portals, "")
-	if err := c.runSimple(sql); err != nil {
+	err := c.runSimple(sql)
+	if e, ok := c.sess.(QueryEnder); ok {
+		ctx, done := c.statementContext()
+		if eerr := e.EndQuery(ctx, err != nil); err == nil {
+			err = eerr
+		}
+		done()
+	}
+	if err != nil {
 		if isFatal(err) {
 			return err
 		}

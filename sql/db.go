@@ -180,7 +180,8 @@ func (db *DB) NewLocalSession() *Session {
 }
 
 // Exec runs every statement of query in order (simple protocol) and stops
-// at the first error, returning the results so far.
+// at the first error, returning the results so far. Several statements
+// run as one implicit transaction block, as over the wire (implicit.go).
 func (s *Session) Exec(ctx context.Context, query string) ([]*pgwire.Result, error) {
 	stmts, err := s.PrepareSimple(ctx, query)
 	if err != nil {
@@ -190,11 +191,12 @@ func (s *Session) Exec(ctx context.Context, query string) ([]*pgwire.Result, err
 	for _, st := range stmts {
 		res, err := st.Execute(ctx, nil)
 		if err != nil {
+			_ = s.EndQuery(ctx, true) // a rollback: cannot fail
 			return out, err
 		}
 		out = append(out, res)
 	}
-	return out, nil
+	return out, s.EndQuery(ctx, false)
 }
 
 // localProposer applies change sets to an engine directly, with increasing

@@ -91,6 +91,10 @@ type stmt struct {
 	// values of its parameters (the query's integer literals).
 	tmpl *planTemplate
 	lits []any
+	// multi marks a statement of a simple Query holding several: they run
+	// in an implicit transaction block (implicit.go); last marks the final
+	// one, which closes the block.
+	multi, last bool
 }
 
 // compiled is a statement planned against a snapshot.
@@ -124,6 +128,8 @@ func (s *Session) PrepareSimple(ctx context.Context, query string) ([]pgwire.Sta
 	}
 	out := make([]pgwire.Statement, len(stmts))
 	for i, st := range stmts {
+		st.multi = len(stmts) > 1
+		st.last = i == len(stmts)-1
 		out[i] = st
 	}
 	return out, nil
@@ -317,6 +323,13 @@ func isDataStmt(n *pg.Node) bool {
 
 // Execute implements pgwire.Statement.
 func (st *stmt) Execute(ctx context.Context, params []any) (*pgwire.Result, error) {
+	if st.multi {
+		return st.executeMulti(ctx, params) // implicit.go
+	}
+	return st.execute(ctx, params)
+}
+
+func (st *stmt) execute(ctx context.Context, params []any) (*pgwire.Result, error) {
 	s := st.s
 	if params == nil {
 		params = st.lits

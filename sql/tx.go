@@ -135,6 +135,10 @@ type txState struct {
 	now        time.Time
 	savedLocal map[string]string
 	readOnly   bool
+	// implicit marks the block of a multi-statement simple Query
+	// (implicit.go): it ends with the Query, committed if every statement
+	// succeeded, else rolled back.
+	implicit bool
 }
 
 type txEntry struct {

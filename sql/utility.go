@@ -257,6 +257,9 @@ func (s *Session) utility(ctx context.Context, st *stmt, params []any) (*pgwire.
 		return &pgwire.Result{Tag: "SHOW", Columns: cols, Rows: [][]any{{val}}}, nil
 	case *pg.Node_VacuumStmt:
 		if v.VacuumStmt.IsVacuumcmd {
+			if s.tx != nil || st.multi {
+				return nil, errorf(codeActiveTx, "VACUUM cannot run inside a transaction block")
+			}
 			return &pgwire.Result{Tag: "VACUUM"}, nil
 		}
 		return &pgwire.Result{Tag: "ANALYZE"}, nil
@@ -294,12 +297,18 @@ func (s *Session) utility(ctx context.Context, st *stmt, params []any) (*pgwire.
 func (s *Session) transactionStmt(ctx context.Context, t *pg.TransactionStmt) (*pgwire.Result, error) {
 	switch t.Kind {
 	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
-		if s.tx != nil {
+		switch {
+		case s.tx != nil && s.tx.implicit:
+			// BEGIN in a multi-statement Query: the statements before it
+			// join the regular block it starts, as in PostgreSQL.
+			s.tx.implicit = false
+		case s.tx != nil:
 			// PostgreSQL warns and continues.
 			return &pgwire.Result{Tag: "BEGIN"}, nil
-		}
-		if err := s.begin(ctx); err != nil {
-			return nil, err
+		default:
+			if err := s.begin(ctx); err != nil {
+				return nil, err
+			}
 		}
 		for _, o := range t.Options {
 			if d := o.GetDefElem(); d != nil {
