@@ -175,6 +175,11 @@ type restorer struct {
 	rows   uint64
 	damage int
 	torn   bool // salvage: the input ended inside a segment (or with junk)
+	// subset: a segment of the input is marked as part of a dump of a
+	// table subset (dump --tables); listed: every table a segment of the
+	// input listed. A clean restore of a subset drops only listed tables.
+	subset bool
+	listed map[string]bool
 	made   bool // a staging table may exist (cleanup needed on failure)
 
 	inflight []*replication.ApplyFuture // batch proposals not yet waited for, oldest first
@@ -354,6 +359,13 @@ func (rs *restorer) item(it *snapshot.Item) error {
 }
 
 func (rs *restorer) segment(h *snapshot.SegmentHeader) error {
+	rs.subset = rs.subset || h.Subset
+	if rs.listed == nil {
+		rs.listed = map[string]bool{}
+	}
+	for _, name := range h.Tables {
+		rs.listed[name] = true
+	}
 	if rs.first == nil {
 		rs.first = h
 		rs.delta = h.Mode == snapshot.ModeIncremental
@@ -490,9 +502,16 @@ func (rs *restorer) finish() (string, error) {
 		cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpCreateTable, Table: engine.RestoreStateTable, Def: restoreMarkerDef()})
 	}
 	// Clean restores of the whole database (and increments, which list
-	// every table that still exists) drop the tables the dump lacks.
+	// every table that still exists) drop the tables the dump lacks. A
+	// dump of a table subset (dump --tables, and its increments) drops
+	// only the tables its segments listed and no longer hold (dropped at
+	// the source), as pg_restore --clean of a pg_dump -t file: every other
+	// table is left alone.
 	if rs.opts.tables == nil && (rs.delta || rs.opts.mode == "clean") {
 		for _, name := range snap.TableNames() {
+			if rs.subset && !rs.listed[name] {
+				continue
+			}
 			if rs.staged[name] == nil && (!rs.delta || !slices.Contains(rs.last.Tables, name)) {
 				cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpDropTable, Table: name})
 			}
