@@ -65,6 +65,9 @@ const restoreIndexGap = 1 << 16
 // peekFullDump reports whether br starts with a .heliodump whose first
 // segment is a full one: file header (32 bytes), then the frame of the
 // segment header section (12 bytes) whose payload starts with the mode.
+// The whole byte is compared: a dump of a table subset (mode byte with
+// the subset bit, SegmentHeader.Subset) must not take the snapshot path,
+// which replaces the whole database.
 func peekFullDump(br *bufio.Reader) bool {
 	const modeAt = 32 + 12
 	b, err := br.Peek(modeAt + 1)
