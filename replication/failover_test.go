@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func followers(c *tcluster, l *tnode) []*tnode {
@@ -195,6 +197,16 @@ func TestClusterRemoveDeadAndReadd(t *testing.T) {
 	f := followers(c, l)[0]
 	mustApply(t, f.n, "set x 1")
 	c.stop(f)
+	// The leader sees its heartbeats to f fail (before it removes f, which
+	// clears them: poll closely).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, failing := l.n.hb.failingSince(raft.ServerID(f.id)); failing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader never recorded %s's failed heartbeats", f.id)
+		}
+	}
 	rest := []string{}
 	for _, tn := range c.running() {
 		rest = append(rest, tn.id)
@@ -205,6 +217,21 @@ func TestClusterRemoveDeadAndReadd(t *testing.T) {
 	c.start(f)
 	c.waitVoters("n1", "n2", "n3")
 	c.ensureSame(mustApply(t, f.n, "set z 3"))
+	// Its heartbeats failed before the removal; the re-added follower is
+	// healthy again in the leader's view (it stayed unhealthy for good
+	// when only a "resumed" heartbeat cleared the failure).
+	eventually(t, 20*time.Second, f.id+" healthy after re-add", func() bool {
+		ms, err := c.leader().n.Members()
+		if err != nil {
+			return false
+		}
+		for _, m := range ms {
+			if m.ID == f.id {
+				return m.Healthy
+			}
+		}
+		return false
+	})
 
 	// Graceful leave of another follower.
 	g := followers(c, c.leader())[0]

@@ -38,7 +38,7 @@ func (n *Node) runHeartbeatWatch() {
 	ch := make(chan raft.Observation, 64)
 	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation, raft.LeaderObservation:
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation, raft.LeaderObservation, raft.PeerObservation:
 			return true
 		}
 		return false
@@ -63,6 +63,13 @@ func (n *Node) runHeartbeatWatch() {
 				delete(n.hb.failing, d.PeerID)
 			case raft.LeaderObservation:
 				clear(n.hb.failing) // a new term: the new leader's heartbeats decide
+			case raft.PeerObservation:
+				// Removed, or (re-)added: the heartbeats that failed were
+				// those of a replication stream that no longer runs. A new
+				// stream reports its own failures but never a "resumed"
+				// for the old one's, so without this a removed follower
+				// that came back stayed unhealthy for good.
+				delete(n.hb.failing, d.Peer.ID)
 			}
 			n.hb.mu.Unlock()
 		}
