@@ -57,6 +57,11 @@ then flags (flags win).`,
 			if ferr != nil {
 				return withCode(exitUsage, ferr)
 			}
+			if final.Server.Memory && final.Server.DataDir != "" {
+				// The guide's DR drill passes both: memory wins. Say so,
+				// rather than let a user believe the data dir holds data.
+				fmt.Fprintf(cmd.ErrOrStderr(), "heliosdb-lite: --memory keeps nothing on disk: data dir %q is not used, and a restart starts empty\n", final.Server.DataDir)
+			}
 			return runStart(cmd, final)
 		},
 	}
