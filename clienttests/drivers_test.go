@@ -66,7 +66,8 @@ func TestJDBC(t *testing.T) {
 		"ok metadata\n",
 		"ok transactions\n",
 		"rs error ERROR: syntax error at or near \"SELEC\"\n",
-		"ok errors\ndone\n",
+		"ok errors\n",
+		"rs floats Infinity -Infinity NaN 1.0E308 1.1 1000000.0 1e+06\ndone\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("JDBC output lacks %q:\n%s", want, out)

@@ -188,6 +188,17 @@ func (c *codec) encodeValue(oid uint32, format int16, v any, buf []byte) ([]byte
 	}
 	if format == TextFormat {
 		switch oid {
+		case pgtype.Float8OID, pgtype.Float4OID:
+			bits := 64
+			if oid == pgtype.Float4OID {
+				bits = 32
+			}
+			switch x := v.(type) {
+			case float64:
+				return AppendFloat(buf, x, bits), nil
+			case float32:
+				return AppendFloat(buf, float64(x), bits), nil
+			}
 		case pgtype.DateOID:
 			if s, ok := v.(string); ok {
 				return append(buf, s...), nil
@@ -242,7 +253,7 @@ func appendText(buf []byte, v any) []byte {
 	case int64:
 		return strconv.AppendInt(buf, x, 10)
 	case float64:
-		return strconv.AppendFloat(buf, x, 'g', -1, 64)
+		return AppendFloat(buf, x, 64)
 	case bool:
 		if x {
 			return append(buf, 't')

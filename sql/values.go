@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
+	"github.com/heliosdb/heliosdb-lite/pgwire"
 )
 
 // compareValues orders two non-NULL values of compatible types. Mixed
@@ -162,38 +163,24 @@ func formatTyped(v any, t typ) string {
 		return formatTimestamp(ts, true)
 	}
 	if f, ok := v.(float64); ok && t.k == kFloat4 {
-		return strconv.FormatFloat(float64(float32(f)), 'g', -1, 32)
+		return string(pgwire.AppendFloat(nil, f, 32))
+	}
+	if a, ok := v.([]any); ok && t.k == kArray {
+		return formatArrayOf(a, t.elem)
 	}
 	return formatValue(v)
 }
 
+// formatFloat renders a double precision value as PostgreSQL prints it.
 func formatFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if strings.Contains(s, "e") {
-		mant, exp, _ := strings.Cut(s, "e")
-		e, _ := strconv.Atoi(exp)
-		if e >= -4 && e < 15 {
-			return strconv.FormatFloat(f, 'f', -1, 64)
-		}
-		sign := "+"
-		if e < 0 {
-			sign = "-"
-			e = -e
-		}
-		return fmt.Sprintf("%se%s%02d", mant, sign, e)
-	}
-	return s
+	return string(pgwire.AppendFloat(nil, f, 64))
 }
 
-func formatArray(a []any) string {
+func formatArray(a []any) string { return formatArrayOf(a, kUnknown) }
+
+// formatArrayOf renders an array whose elements are of kind elem (real
+// elements print with float4 precision).
+func formatArrayOf(a []any, elem kind) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i, v := range a {
@@ -204,7 +191,12 @@ func formatArray(a []any) string {
 			b.WriteString("NULL")
 			continue
 		}
-		s := formatValue(v)
+		var s string
+		if f, ok := v.(float64); ok && elem == kFloat4 {
+			s = string(pgwire.AppendFloat(nil, f, 32))
+		} else {
+			s = formatValue(v)
+		}
 		if s == "" || strings.ContainsAny(s, "{},\"\\ ") || strings.EqualFold(s, "null") {
 			s = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 		}
@@ -634,6 +626,9 @@ func toWire(v any, t typ) any {
 	case interval:
 		return x.String()
 	case []any:
+		if t.k == kArray {
+			return formatArrayOf(x, t.elem)
+		}
 		return formatArray(x)
 	case int64:
 		if t.k.isOidLike() {

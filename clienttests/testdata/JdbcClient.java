@@ -215,5 +215,14 @@ public class JdbcClient {
             }
         }
         System.out.println("ok errors");
+
+        // Floats in text format: pgjdbc parses PostgreSQL's spellings
+        // (Infinity, -Infinity, NaN, 1e+308) and rejects others ("+Inf").
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT 'Infinity'::float8, '-Infinity'::real, 'NaN'::float8, 1e308::float8, 1.1::real, 1e6::real")) {
+            rs.next();
+            System.out.println("rs floats " + rs.getDouble(1) + " " + rs.getFloat(2) + " " + rs.getDouble(3) + " " +
+                rs.getDouble(4) + " " + rs.getFloat(5) + " " + rs.getFloat(6) + " " + rs.getString(6));
+        }
     }
 }
