@@ -44,6 +44,15 @@ func (n *Node) memberViews(ms []replication.Member) []MemberView {
 		v := MemberView{NodeID: m.ID, Role: string(m.Role), Voter: m.Voter, PGAddr: m.PGAddr, RaftAddr: m.RaftAddr,
 			AdminAddr: m.AdminAddr, GossipAddr: m.GossipAddr, GossipState: m.GossipState, AppliedLSN: m.AppliedIndex,
 			LastContactMS: -1, Healthy: m.Healthy}
+		if m.ID == n.cfg.Server.NodeID {
+			// A single node has no gossip metadata to carry its addresses.
+			if v.PGAddr == "" {
+				v.PGAddr = n.PGAddr()
+			}
+			if v.AdminAddr == "" && n.httpLn != nil {
+				v.AdminAddr = n.httpLn.Addr().String()
+			}
+		}
 		if leaderApplied > v.AppliedLSN {
 			v.Lag = leaderApplied - v.AppliedLSN
 		}

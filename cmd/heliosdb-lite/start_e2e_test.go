@@ -26,3 +26,13 @@ func TestStartMemoryWithDataDir(t *testing.T) {
 		t.Fatalf("--memory wrote into the data dir: %v", entries)
 	}
 }
+
+// A single node lists itself in heliosdb.members with the address clients
+// reach it at (it has no gossip metadata to take it from).
+func TestSingleNodeMembersAddr(t *testing.T) {
+	n := proctest.Start(t, "single", "--memory")
+	got := psql(t, n, "select node_id, role, pg_addr, healthy from heliosdb.members")
+	if want := "node1|leader|" + n.Addr() + "|t"; got != want {
+		t.Fatalf("heliosdb.members: %q, want %q", got, want)
+	}
+}
