@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,12 +28,18 @@ func TestStartMemoryWithDataDir(t *testing.T) {
 	}
 }
 
-// A single node lists itself in heliosdb.members with the address clients
-// reach it at (it has no gossip metadata to take it from).
+// A single node lists itself, in heliosdb.members and in `members` (the
+// admin API), with the address clients reach it at: it has no gossip
+// metadata to take it from (the CLI showed "-").
 func TestSingleNodeMembersAddr(t *testing.T) {
-	n := proctest.Start(t, "single", "--memory")
+	admin := "127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))
+	n := proctest.Start(t, "single", "--memory", "--http-addr", admin)
 	got := psql(t, n, "select node_id, role, pg_addr, healthy from heliosdb.members")
 	if want := "node1|leader|" + n.Addr() + "|t"; got != want {
 		t.Fatalf("heliosdb.members: %q, want %q", got, want)
+	}
+	out, _ := cli(t, nil, 0, "members", "--http-addr", admin)
+	if !strings.Contains(out, n.Addr()) {
+		t.Fatalf("members does not show the PostgreSQL address %s:\n%s", n.Addr(), out)
 	}
 }
