@@ -228,10 +228,16 @@ func (c *compiler) systemBuiltin(name string, args []expr) (expr, error) {
 			return expr{}, noFunc(name, args)
 		}
 		return mk(tInt8, true, a, func(x *execCtx, v []any) (any, error) {
+			name := foldIdent(v[0].(string))
+			if _, ok := x.st.Table(name); !ok {
+				// As PostgreSQL's regclass argument would: a misspelt
+				// name must not read as "nothing to dump".
+				return nil, errorf(codeUndefinedTable, "relation %q does not exist", v[0].(string))
+			}
 			if x.db.cfg.DirtyBytes == nil {
 				return int64(0), nil
 			}
-			_, tb := x.db.cfg.DirtyBytes(foldIdent(v[0].(string)))
+			_, tb := x.db.cfg.DirtyBytes(name)
 			return tb, nil
 		}), nil
 	case "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size":
