@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -54,6 +55,16 @@ func (c *connFlags) connect(ctx context.Context) (*pgconn.PgConn, error) {
 	// 127.0.0.1 only: pgconn tries every address, so this just works.
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			// The server answered: it runs, and refused us.
+			hint := ""
+			switch pe.Code {
+			case "28P01", "28000":
+				hint = " (check --user and --password, or PGUSER/PGPASSWORD)"
+			}
+			return nil, fmt.Errorf("the server at %s refused the connection: %s (SQLSTATE %s)%s", c.addr(), pe.Message, pe.Code, hint)
+		}
 		return nil, fmt.Errorf("cannot connect to the server at %s: %w (is it running? start one with 'heliosdb-lite start', or pass --host/--port)", c.addr(), err)
 	}
 	return conn, nil

@@ -43,3 +43,19 @@ func TestSingleNodeMembersAddr(t *testing.T) {
 		t.Fatalf("members does not show the PostgreSQL address %s:\n%s", n.Addr(), out)
 	}
 }
+
+// A server that refuses the login is running: the CLI says it refused and
+// why, and does not suggest starting one.
+func TestDumpWrongPassword(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[auth]\ntrust = \"none\"\n[[auth.users]]\nname = \"postgres\"\nmethod = \"trust\"\n[[auth.users]]\nname = \"app\"\npassword = \"right\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := proctest.Start(t, "auth", "--memory", "--config", cfg)
+	out := filepath.Join(t.TempDir(), "x.heliodump")
+	_, se := cli(t, n, 1, "dump", "--output", out, "--user", "app", "--password", "wrong")
+	if !strings.Contains(se, "refused the connection") || !strings.Contains(se, "28P01") || !strings.Contains(se, "--password") || strings.Contains(se, "is it running") {
+		t.Fatalf("wrong password: %s", se)
+	}
+	cli(t, n, 0, "dump", "--output", out, "--user", "app", "--password", "right")
+}
