@@ -233,7 +233,10 @@ func parseTag(tag string) map[string]string {
 // (serverErr) is the report.
 func reportDamage(file *os.File, name string, serverErr error) error {
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return withCode(exitBadFile, fmt.Errorf("restore: the server refused %s as damaged: %s (nothing was changed; save the dump to a file and run 'heliosdb-lite verify --input FILE' to see where)", name, pgErrorText(serverErr)))
+		// The server's message already says nothing was changed and to
+		// verify; a pipe cannot be verified again from here, so the advice
+		// is to save it first.
+		return withCode(exitBadFile, fmt.Errorf("restore: the server refused %s as damaged: %s; save the dump to a file to run 'heliosdb-lite verify --input FILE' on it", name, pgErrorText(serverErr)))
 	}
 	rep, err := snapshot.VerifyChecksums(file)
 	if rep == nil {

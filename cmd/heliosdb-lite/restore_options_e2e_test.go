@@ -125,7 +125,7 @@ func TestRestoreFromStandardInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = run(`cat `+bad+` | "$BIN" restore --host 127.0.0.1 --port $DST --input -`, 3)
-	if !strings.Contains(out, "refused standard input as damaged") || !strings.Contains(out, "nothing was changed") {
+	if !strings.Contains(out, "refused standard input as damaged") || strings.Count(out, "nothing was changed") != 1 {
 		t.Fatalf("damaged dump through a pipe:\n%s", out)
 	}
 	sameContents(t, src, dst, allTables...)
