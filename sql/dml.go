@@ -548,7 +548,9 @@ func (c *compiler) compileSets(list []*pg.Node, t *target, sc *scope) ([]setClau
 		var e expr
 		var err error
 		if rt.Val.GetSetToDefault() != nil {
-			if t.defaults[i] != nil {
+			if t.def.Columns[i].Identity {
+				e = nextvalExpr(t, i)
+			} else if t.defaults[i] != nil {
 				e = *t.defaults[i]
 			} else {
 				e = constExpr(nil, t.cols[i].t)
@@ -734,4 +736,16 @@ func (c *compiler) compileDelete(s *pg.DeleteStmt) (*compiled, error) {
 		}
 		return dmlResult("DELETE", len(seen), retCols, ret), nil
 	}}, nil
+}
+
+// nextvalExpr is DEFAULT for a serial or identity column of t: the next
+// value of the column's sequence.
+func nextvalExpr(t *target, col int) expr {
+	return expr{t: t.cols[col].t, fn: func(x *execCtx, _ []any) (any, error) {
+		tbl, ok := x.st.Table(t.name)
+		if !ok {
+			return nil, errorf(codeUndefinedTable, "relation %q does not exist", t.name)
+		}
+		return x.ch.nextval(tbl, t.name, col), nil
+	}}
 }
