@@ -19,8 +19,9 @@ import (
 // Options: compress none|lz4|zstd, level N, tables 'a,b', since_lsn N
 // (an incremental segment with the rows and deletes after that LSN) with
 // base_tables 'a,b' (the tables of the chain it continues; a comma alone
-// for none), since_last_dump 'true' (an increment since the last complete
-// dump this node served),
+// for none) and base_subset 'true' (that chain is a dump of a table
+// subset: the increment is marked so too), since_last_dump 'true' (an
+// increment since the last complete dump this node served),
 // dry_run 'true' (one text line with the estimate instead of the dump).
 //
 // A complete dump of the whole database, or an increment to a chain that
@@ -68,7 +69,7 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if len(missing) > 0 {
 		return &sqlStateErr{code: "42P01", err: fmt.Errorf("dump: no table %s in the database (heliosdb-lite tables lists them)", strings.Join(missing, ", "))}
 	}
-	dryRun := opts["dry_run"] == "true" || opts["dry_run"] == "on" || opts["dry_run"] == "1"
+	dryRun := isTrue(opts["dry_run"])
 	if dryRun && opts["since_lsn"] == "" && opts["since_last_dump"] != "true" {
 		return writeDumpEstimate(w, snap, wo, nil)
 	}
@@ -103,6 +104,7 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 				}
 			}
 		}
+		wo.Subset = isTrue(opts["base_subset"])
 		sum, err := snapshot.WriteIncrementalOf(ctx, w, snap, since, base, wo)
 		if err == nil && coversAll(sum, snap) {
 			// An increment to a chain of every table captures everything.
@@ -157,6 +159,8 @@ func coversAll(sum *snapshot.Summary, snap *engine.Snapshot) bool {
 	}
 	return true
 }
+
+func isTrue(v string) bool { return v == "true" || v == "on" || v == "1" }
 
 func badOption(name string, err error) error {
 	return &sqlStateErr{code: "22023", err: fmt.Errorf("invalid dump option %s: %v", name, err)}

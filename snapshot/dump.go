@@ -82,7 +82,11 @@ func writeFullSegment(ctx context.Context, wr *Writer, snap *engine.Snapshot, op
 		schemas[i] = TableSchema{Def: t.Def(), Meta: t.Meta(), Full: true}
 		totals[i] = tableTotal(t)
 	}
-	h := SegmentHeader{Mode: ModeFull, LastLSN: snap.LSN(), Horizon: snap.TombstoneHorizon()}
+	// A table list that leaves out a table of the database makes the
+	// segment a subset (a list of every table, hidden ones included as
+	// raft snapshots pass, is the whole database).
+	subset := opts.Tables != nil && slices.ContainsFunc(snap.TableNames(), func(n string) bool { _, found := slices.BinarySearch(names, n); return !found })
+	h := SegmentHeader{Mode: ModeFull, LastLSN: snap.LSN(), Horizon: snap.TombstoneHorizon(), Subset: subset}
 	if opts.NoTombstones {
 		h.Horizon = snap.LSN()
 	}
@@ -226,6 +230,7 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 	}
 	defer wr.Close() // on a panic too: stops the workers and the output goroutine (Close is idempotent)
 	wr.off = last.End
+	wr.opts.Subset = wr.opts.Subset || last.Header.Subset // an increment of a subset is one too
 	sum, err := writeIncSegment(ctx, wr, snap, last.Header.LastLSN, last.Header.Tables)
 	if cerr := wr.Close(); err == nil && cerr != nil {
 		err = cerr

@@ -21,8 +21,9 @@ const (
 	FormatMajor uint16 = 1
 	// FormatMinor is the format minor version this build writes. Minor
 	// versions only add things older readers may skip, or critical section
-	// types they refuse by name (1.1: ROW_COLUMNS).
-	FormatMinor uint16 = 1
+	// types they refuse by name (1.1: ROW_COLUMNS), or segment modes they
+	// refuse (1.2: the subset flag of the mode byte).
+	FormatMinor uint16 = 2
 	// ProductVersion is the HeliosDB-Lite version recorded by default as
 	// the writer of a file.
 	ProductVersion = "3.1.0"
@@ -68,6 +69,11 @@ const (
 	ModeFull        Mode = 1 // the whole state (or a table subset) at last_lsn
 	ModeIncremental Mode = 2 // changes in (base_lsn, last_lsn]
 )
+
+// modeSubset is the mode byte's high bit: the segment belongs to a dump
+// of a table subset (SegmentHeader.Subset, format 1.2). Older readers
+// take the byte as an unknown mode and refuse the segment.
+const modeSubset = 0x80
 
 func (m Mode) String() string {
 	switch m {
@@ -186,8 +192,14 @@ type SegmentHeader struct {
 	DumpID    uuid.UUID
 	CreatedAt time.Time // microsecond precision, UTC
 	Mode      Mode
-	BaseLSN   uint64 // incremental: the LSN the changes start after; full: 0
-	LastLSN   uint64 // the state's LSN
+	// Subset marks a segment of a dump that holds a subset of the
+	// database's tables (dump --tables, and the increments that continue
+	// such a dump): a clean restore replaces only the tables it lists and
+	// leaves the others alone, instead of making the database exactly the
+	// dump's content. Encoded as the mode byte's high bit (format 1.2).
+	Subset  bool
+	BaseLSN uint64 // incremental: the LSN the changes start after; full: 0
+	LastLSN uint64 // the state's LSN
 	// Horizon is the tombstone horizon of the dumped state: tombstones at
 	// or below it may be missing.
 	Horizon     uint64
@@ -199,8 +211,21 @@ type SegmentHeader struct {
 	Tables      []string // tables of the segment, in the order of their sections
 }
 
+// Kind describes the segment's mode for people: "full", "incremental",
+// with " (tables subset)" for a segment of a table-subset dump.
+func (h *SegmentHeader) Kind() string {
+	if h.Subset {
+		return h.Mode.String() + " (tables subset)"
+	}
+	return h.Mode.String()
+}
+
 func (h *SegmentHeader) append(dst []byte) []byte {
-	dst = append(dst, byte(h.Mode))
+	mode := byte(h.Mode)
+	if h.Subset {
+		mode |= modeSubset
+	}
+	dst = append(dst, mode)
 	dst = append(dst, h.DumpID[:]...)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.CreatedAt.UnixMicro()))
 	dst = binary.LittleEndian.AppendUint64(dst, h.BaseLSN)
@@ -220,7 +245,9 @@ func (h *SegmentHeader) append(dst []byte) []byte {
 func decodeSegmentHeader(b []byte) (*SegmentHeader, error) {
 	d := dec{b: b}
 	h := &SegmentHeader{}
-	h.Mode = Mode(d.byte())
+	mode := d.byte()
+	h.Subset = mode&modeSubset != 0
+	h.Mode = Mode(mode &^ modeSubset)
 	copy(h.DumpID[:], d.fixed(16))
 	h.CreatedAt = time.UnixMicro(int64(d.u64())).UTC()
 	h.BaseLSN = d.u64()

@@ -126,7 +126,7 @@ func (r *InspectReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "Segments: %d\n", len(r.Segments))
 	for _, s := range r.Segments {
 		h, f := s.Header, s.Footer
-		fmt.Fprintf(&b, "Segment %d: %s, LSN %d..%d, created %s, dump_id %s\n", s.No, h.Mode, h.BaseLSN, h.LastLSN, h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.DumpID)
+		fmt.Fprintf(&b, "Segment %d: %s, LSN %d..%d, created %s, dump_id %s\n", s.No, h.Kind(), h.BaseLSN, h.LastLSN, h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.DumpID)
 		comp := h.Compression.String()
 		if h.Compression != CompressNone {
 			comp += " level " + strconv.Itoa(h.Level)
@@ -182,6 +182,9 @@ func (d *DryRunReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Created: %s\n", d.Created.UTC().Format("2006-01-02 15:04:05"))
 	}
 	fmt.Fprintf(&b, "Tables: %s\n", strings.Join(d.Tables, ", "))
+	if d.Subset {
+		b.WriteString("Subset: yes (dump --tables): a restore replaces only these tables and leaves the database's other tables alone\n")
+	}
 	fmt.Fprintf(&b, "Total rows: %s\n", commas(d.TotalRows))
 	fmt.Fprintf(&b, "Compressed size: %s\n", humanBytes(uint64(d.Compressed)))
 	fmt.Fprintf(&b, "Uncompressed size: %s\n", humanBytes(d.Uncompressed))

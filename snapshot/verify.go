@@ -234,10 +234,13 @@ func (r *InspectReport) tableStats(name string) (TableStats, bool) {
 // DryRunReport is the restore --dry-run report: a full verification plus
 // what a restore would produce.
 type DryRunReport struct {
-	Name         string
-	Verify       *VerifyReport
-	Created      time.Time
-	Tables       []string
+	Name    string
+	Verify  *VerifyReport
+	Created time.Time
+	Tables  []string
+	// Subset: the file holds a table subset (dump --tables): a clean
+	// restore replaces only Tables and leaves the database's other tables.
+	Subset       bool
 	TotalRows    uint64
 	Compressed   int64
 	Uncompressed uint64
@@ -260,6 +263,7 @@ func DryRun(r io.Reader) (*DryRunReport, error) {
 		last := v.Segments[n-1]
 		d.Created = last.Header.CreatedAt
 		d.Tables = last.Header.Tables
+		d.Subset = last.Header.Subset
 		if last.Footer != nil {
 			for _, t := range last.Footer.Tables {
 				d.TotalRows += t.TableRows

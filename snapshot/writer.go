@@ -46,8 +46,14 @@ type WriterOptions struct {
 	// ProductVersion).
 	Product string
 	// Tables limits WriteFull to these tables (nil = all). Unknown names
-	// are an error.
+	// are an error. A full segment written with Tables that leaves out a
+	// table of the database is marked SegmentHeader.Subset.
 	Tables []string
+	// Subset marks the segments written as belonging to a dump of a table
+	// subset (SegmentHeader.Subset): set it for an increment that
+	// continues such a dump. WriteFull also sets it when Tables is given;
+	// AppendIncremental when the file's last segment has it.
+	Subset bool
 	// NoTombstones leaves a full segment's tombstones out; the restored
 	// state then has its tombstone horizon at last_lsn.
 	NoTombstones bool
@@ -121,6 +127,7 @@ type Summary struct {
 	DumpID      uuid.UUID
 	CreatedAt   time.Time
 	Mode        Mode
+	Subset      bool // SegmentHeader.Subset
 	BaseLSN     uint64
 	LastLSN     uint64
 	Offset      int64 // where the segment starts in the output
@@ -455,6 +462,7 @@ func (w *Writer) BeginSegment(h SegmentHeader, schemas []TableSchema) error {
 	h.Compression, h.Level = w.opts.Compression, w.opts.Level
 	h.Product = nonEmpty(h.Product, w.opts.Product)
 	h.ClusterID = nonEmpty(h.ClusterID, w.opts.ClusterID)
+	h.Subset = h.Subset || w.opts.Subset
 	h.NodeID = nonEmpty(h.NodeID, w.opts.NodeID)
 	h.Tables = make([]string, len(schemas))
 	for i, s := range schemas {
@@ -677,7 +685,7 @@ func (w *Writer) EndSegment(totals []TableTotal) (*Summary, error) {
 		return nil, err
 	}
 	w.seg = nil
-	return &Summary{DumpID: s.hdr.DumpID, CreatedAt: s.hdr.CreatedAt, Mode: s.hdr.Mode, BaseLSN: s.hdr.BaseLSN, LastLSN: s.hdr.LastLSN,
+	return &Summary{DumpID: s.hdr.DumpID, CreatedAt: s.hdr.CreatedAt, Mode: s.hdr.Mode, Subset: s.hdr.Subset, BaseLSN: s.hdr.BaseLSN, LastLSN: s.hdr.LastLSN,
 		Offset: s.start, Size: w.off - s.start, Compression: s.hdr.Compression, Level: s.hdr.Level,
 		Tables: f.Tables, RawBytes: f.RawBytes, StoredBytes: f.StoredBytes, Rows: rows, Checksum: f.Checksum}, nil
 }

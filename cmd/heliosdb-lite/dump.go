@@ -123,6 +123,9 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 			opts = append(opts, "since_last_dump", "true")
 		} else {
 			opts = append(opts, "since_lsn", strconv.FormatUint(since, 10), "base_tables", base)
+			if appendTo.subset {
+				opts = append(opts, "base_subset", "true") // the increment of a --tables dump is marked so too
+			}
 		}
 	}
 	if f.dryRun {
@@ -220,6 +223,11 @@ type appendTarget struct {
 	// tables: those of the chain's last segment (the increment lists
 	// them all, and only new tables besides).
 	tables []string
+	// subset: the chain is a dump of a table subset (dump --tables).
+	subset bool
+	// chainID: the database id the chain's segments record (the last
+	// non-empty one; "" for files of older builds, which are not checked).
+	chainID string
 	// inPlace: append to path; otherwise write path as a new file.
 	inPlace bool
 	// sinceLastDump: path is a new file that is not BASE.incN: the
@@ -232,11 +240,11 @@ var incName = regexp.MustCompile(`^(.*)\.inc([0-9]+)$`)
 
 func openAppendTarget(path string) (*appendTarget, error) {
 	if _, err := os.Stat(path); err == nil {
-		end, tables, err := chainEnd(path)
+		end, id, err := chainEnd(path)
 		if err != nil {
 			return nil, err
 		}
-		return &appendTarget{path: path, since: end, tables: tables, inPlace: true}, nil
+		return &appendTarget{path: path, since: end.LastLSN, tables: end.Tables, subset: end.Subset, chainID: id, inPlace: true}, nil
 	}
 	m := incName.FindStringSubmatch(path)
 	if m == nil {
@@ -247,43 +255,52 @@ func openAppendTarget(path string) (*appendTarget, error) {
 	for i := 1; i < n; i++ {
 		chain = append(chain, fmt.Sprintf("%s.inc%d", m[1], i))
 	}
-	var end uint64
-	var tables []string
+	var end *snapshot.SegmentHeader
+	var chainID string
 	for _, p := range chain {
-		e, t, err := chainEnd(p)
+		e, id, err := chainEnd(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("dump --append: %s continues %s, which does not exist: write the increments in order", path, p)
 			}
 			return nil, err
 		}
-		end, tables = e, t
+		end = e
+		if id != "" {
+			chainID = id
+		}
 	}
-	return &appendTarget{path: path, since: end, tables: tables}, nil
+	return &appendTarget{path: path, since: end.LastLSN, tables: end.Tables, subset: end.Subset, chainID: chainID}, nil
 }
 
-// chainEnd returns the last LSN and the tables of a file's last complete
-// segment.
-func chainEnd(path string) (uint64, []string, error) {
+// chainEnd returns the header of a file's last complete segment (its
+// last LSN, tables and subset flag) and the last database id its
+// segments record ("" if none does).
+func chainEnd(path string) (*snapshot.SegmentHeader, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, nil, fmt.Errorf("dump --append: %w", err)
+		return nil, "", fmt.Errorf("dump --append: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, nil, err
+		return nil, "", err
 	}
 	scan, err := snapshot.ScanSegments(f, fi.Size())
 	if err != nil {
-		return 0, nil, withCode(exitBadFile, fmt.Errorf("dump --append: %s: %v (check it with heliosdb-lite verify --input %s)", path, err, path))
+		return nil, "", withCode(exitBadFile, fmt.Errorf("dump --append: %s: %v (check it with heliosdb-lite verify --input %s)", path, err, path))
 	}
 	if scan.Torn != nil {
-		return 0, nil, withCode(exitBadFile, fmt.Errorf("dump --append: %s ends with an incomplete segment at offset %d (%s), probably an interrupted append; check the rest with 'heliosdb-lite verify --input %s', then cut it with 'truncate -s %d %s'",
+		return nil, "", withCode(exitBadFile, fmt.Errorf("dump --append: %s ends with an incomplete segment at offset %d (%s), probably an interrupted append; check the rest with 'heliosdb-lite verify --input %s', then cut it with 'truncate -s %d %s'",
 			path, scan.Torn.Offset, scan.Torn.Reason, path, scan.Torn.Offset, path))
 	}
-	h := scan.Segments[len(scan.Segments)-1].Header
-	return h.LastLSN, h.Tables, nil
+	id := ""
+	for _, s := range scan.Segments {
+		if s.Header.ClusterID != "" {
+			id = s.Header.ClusterID
+		}
+	}
+	return scan.Segments[len(scan.Segments)-1].Header, id, nil
 }
 
 // write streams the increment. In place, the segment (the stream minus
