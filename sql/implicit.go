@@ -74,9 +74,13 @@ func (st *stmt) executeMulti(ctx context.Context, params []any) (*pgwire.Result,
 	return res, nil
 }
 
-// needsBlock reports whether a statement reads or writes tables, and so
-// opens the implicit block when none is open.
+// needsBlock reports whether a statement opens the implicit block when
+// none is open: it reads or writes tables, or it is a SET LOCAL (which
+// lasts until the block ends).
 func needsBlock(n *pg.Node) bool {
+	if v := n.GetVariableSetStmt(); v != nil {
+		return v.IsLocal
+	}
 	return isDataStmt(n) || n.GetCopyStmt() != nil
 }
 

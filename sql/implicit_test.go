@@ -179,3 +179,37 @@ func TestMultiStatementCopy(t *testing.T) {
 		t.Fatalf("keys %q, want 1,2,3,4,5", got)
 	}
 }
+
+// TestMultiStatementSetLocal: SET LOCAL in a multi-statement Query lasts
+// until the implicit block ends; on its own (no block) it changes nothing,
+// as in PostgreSQL 15.
+func TestMultiStatementSetLocal(t *testing.T) {
+	db, _ := newTestDB(t)
+	conn := serveTestDB(t, db)
+	ctx := context.Background()
+	show := func(q string) string {
+		t.Helper()
+		// One Query message; the value is the last result's first row.
+		results, err := conn.PgConn().Exec(ctx, q).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := results[len(results)-1]
+		if len(last.Rows) != 1 {
+			t.Fatalf("%s: %d rows", q, len(last.Rows))
+		}
+		return string(last.Rows[0][0])
+	}
+	if got := show("set local application_name = 'inblock'; show application_name"); got != "inblock" {
+		t.Fatalf("inside the Query: %q", got)
+	}
+	if got := show("show application_name"); got != "" {
+		t.Fatalf("after the Query: %q, want the setting restored", got)
+	}
+	if _, err := conn.Exec(ctx, "set local application_name = 'alone'"); err != nil {
+		t.Fatal(err)
+	}
+	if got := show("show application_name"); got != "" {
+		t.Fatalf("after a lone SET LOCAL: %q, want no effect", got)
+	}
+}

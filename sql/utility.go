@@ -171,6 +171,11 @@ func (s *Session) setSetting(name, value string, local bool) error {
 			s.tx.readOnly = value == "on" || value == "true"
 		}
 	}
+	if local && s.tx == nil {
+		// PostgreSQL warns that SET LOCAL outside a transaction block
+		// has no effect (it would last until the statement's end).
+		return nil
+	}
 	if local && s.tx != nil {
 		if s.tx.savedLocal == nil {
 			s.tx.savedLocal = map[string]string{}
