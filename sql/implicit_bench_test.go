@@ -41,5 +41,5 @@ func BenchmarkMultiStatementQuery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuNow() - cpu).Nanoseconds())/float64(b.N), "cpu-ns/query")
+	b.ReportMetric(float64((cpuNow()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/query")
 }
