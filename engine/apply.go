@@ -250,8 +250,9 @@ func (tx *txn) put(op *Op) error {
 					continue // the entry stays as it is
 				}
 				tx.okbuf = append(ok, key...) // kept: the next entry reuses its room
+				tx.kbuf = append(nk, key...)
 				t.idx[i].Delete(bytesString(tx.okbuf))
-				t.idx[i].Load(newIdxEntry(nk, key))
+				t.idx[i].insert(bytesString(tx.kbuf)) // copied into the tree
 			}
 		}
 		t.rows.Set(it)
@@ -264,10 +265,10 @@ func (tx *txn) put(op *Op) error {
 		}
 		for i, ix := range def.Indexes {
 			nk, _ := appendKeyFromRow(tx.kbuf[:0], op.Row, off, ix.Columns)
-			tx.kbuf = nk
-			// Load: indexes on increasing values (timestamps, serials)
-			// append without a search; any other entry is Set.
-			t.idx[i].Load(newIdxEntry(nk, key))
+			tx.kbuf = append(nk, key...)
+			// The entry is built in the scratch buffer and copied into
+			// the tree's leaf: no allocation of its own.
+			t.idx[i].insert(bytesString(tx.kbuf))
 		}
 		// Load appends in place when the key sorts after every row (the
 		// common insert of increasing keys) and leaves full B-tree nodes
@@ -289,10 +290,11 @@ func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 
 // indexLookup finds an entry whose index key is exactly k (k is a whole,
 // prefix-free index key of ncols columns; entries are k followed by the
-// primary key).
+// primary key). pk aliases the tree's leaf: it is valid until the tree is
+// next written.
 func indexLookup(tree *btreeIdx, k []byte, ncols int) (pk string, found bool) {
-	tree.Ascend(string(k), func(ie idxItem) bool {
-		if e := ie.key(); strings.HasPrefix(e, string(k)) {
+	tree.Ascend(string(k), func(e string) bool {
+		if strings.HasPrefix(e, string(k)) {
 			pk, found = pkOf(e, ncols), true
 		}
 		return false

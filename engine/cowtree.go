@@ -3,7 +3,6 @@ package engine
 import (
 	"sort"
 	"sync/atomic"
-	"unsafe"
 )
 
 // cowTree is an ordered copy-on-write B-tree of items identified by a
@@ -24,10 +23,6 @@ import (
 //     rarely change) copy only their children: one allocation less per
 //     inner node copied, the most frequent copy when writes land at random
 //     positions;
-//   - in index trees (blocks), a copied node is one allocation holding the
-//     node and its array (a leaf's items, an inner node's children), and a
-//     leaf's items are copied into it on the first write, in the same pass
-//     that inserts or removes the item written;
 //   - a delete that leaves a node under the minimum evens it out with its
 //     neighbour instead of borrowing one item, so a run of deletes at one
 //     end (deletes in key order) rebalances once per many deletes, and a
@@ -49,12 +44,6 @@ type cowTree[T any] struct {
 	// find, when set, is search within one node's items without an
 	// indirect keyOf call per comparison (searchRecs).
 	find func(items []T, key string) (int, bool)
-	// blocks: nodes copied by mut are allocated with their arrays
-	// (leafBlock, innerBlock); set only when max is blockItems. Such
-	// trees (indexes) also rebalance a node only under a quarter full
-	// (minItems): random deletes from nodes about half full, the common
-	// case after middle splits, would otherwise copy a neighbour too.
-	blocks bool
 	// finger is the leaf the last Set or Load reached and the bounds of
 	// the keys it holds: a Set, Load or Get of a key within them goes to
 	// the leaf without a descent (writes that come in key order, or
@@ -74,12 +63,7 @@ type bounds[T any] struct {
 }
 
 // minItems is the fill under which a delete rebalances a node.
-func (tr *cowTree[T]) minItems() int {
-	if tr.blocks {
-		return tr.max / 4
-	}
-	return tr.max / 2
-}
+func (tr *cowTree[T]) minItems() int { return tr.max / 2 }
 
 // child returns the bounds of child i of n, whose keys lie within b.
 func (b bounds[T]) child(n *cowNode[T], i int) bounds[T] {
@@ -103,39 +87,6 @@ func (tr *cowTree[T]) fingerHolds(key string) bool {
 	return (r.lo == nil || tr.keyOf(r.lo.items[r.loI]) < key) && (r.hi == nil || key < tr.keyOf(r.hi.items[r.hiI]))
 }
 
-// blockItems is the node size of trees that allocate nodes in blocks.
-const blockItems = idxNodeItems
-
-// smallBlockItems is the array size of the smaller blocks, used for nodes
-// with room to spare in them: with 8-byte items a small block is 256
-// bytes and a full one 320 (Go's size classes).
-const smallBlockItems = 23
-
-// leafBlock is a leaf copied by mut in a tree with blocks: the node and
-// the array its items move into on the first write, in one allocation;
-// smallLeafBlock is the same for a leaf of up to smallBlockItems-2 items.
-type leafBlock[T any] struct {
-	n     cowNode[T]
-	items [blockItems]T
-}
-
-type smallLeafBlock[T any] struct {
-	n     cowNode[T]
-	items [smallBlockItems]T
-}
-
-// innerBlock is an inner node copied by mut in a tree with blocks, with
-// its children array (smallInnerBlock: up to smallBlockItems-1 children).
-type innerBlock[T any] struct {
-	n        cowNode[T]
-	children [blockItems + 1]*cowNode[T]
-}
-
-type smallInnerBlock[T any] struct {
-	n        cowNode[T]
-	children [smallBlockItems + 1]*cowNode[T]
-}
-
 type cowNode[T any] struct {
 	iso      uint64
 	items    []T
@@ -143,18 +94,7 @@ type cowNode[T any] struct {
 	// shared: items is the array of the node this one was copied from, to
 	// be copied before the first write (ownItems).
 	shared bool
-	// block: n is the first field of a leafBlock (blockFull) or
-	// smallLeafBlock (blockSmall), whose array receives its items when
-	// they are first written (itemArray).
-	block uint8
 }
-
-// Values of cowNode.block.
-const (
-	blockNone = iota
-	blockSmall
-	blockFull
-)
 
 var cowIsoSeq atomic.Uint64
 
@@ -192,49 +132,19 @@ func (tr *cowTree[T]) mut(cn **cowNode[T]) *cowNode[T] {
 	if n.iso == tr.iso {
 		return n
 	}
-	var c *cowNode[T]
-	switch {
-	case !tr.blocks:
-		c = &cowNode[T]{iso: tr.iso, items: n.items, shared: true}
-		if n.children != nil {
-			c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
-			copy(c.children, n.children)
-		}
-	case n.children == nil && len(n.items) <= smallBlockItems-2:
-		b := new(smallLeafBlock[T])
-		c = &b.n
-		c.iso, c.items, c.shared, c.block = tr.iso, n.items, true, blockSmall
-	case n.children == nil:
-		b := new(leafBlock[T])
-		c = &b.n
-		c.iso, c.items, c.shared, c.block = tr.iso, n.items, true, blockFull
-	case len(n.children) <= smallBlockItems-1:
-		b := new(smallInnerBlock[T])
-		c = &b.n
-		c.iso, c.items, c.shared = tr.iso, n.items, true
-		c.children = b.children[:len(n.children)]
-		copy(c.children, n.children)
-	default:
-		b := new(innerBlock[T])
-		c = &b.n
-		c.iso, c.items, c.shared = tr.iso, n.items, true
-		c.children = b.children[:len(n.children)]
+	c := &cowNode[T]{iso: tr.iso, items: n.items, shared: true}
+	if n.children != nil {
+		c.children = make([]*cowNode[T], len(n.children), min(tr.max+1, len(n.children)+1))
 		copy(c.children, n.children)
 	}
 	*cn = c
 	return c
 }
 
-// itemArray returns an array of length l that the node n (owned by tr,
-// sharing its items) may take as its own: its block's array, or a new one
-// with room for one more item.
+// itemArray returns a new array of length l, with room for one more
+// item, for the node n (owned by tr, sharing its items) to take as its
+// own.
 func (tr *cowTree[T]) itemArray(n *cowNode[T], l int) []T {
-	switch {
-	case n.block == blockFull:
-		return (*leafBlock[T])(unsafe.Pointer(n)).items[:l]
-	case n.block == blockSmall && l <= smallBlockItems:
-		return (*smallLeafBlock[T])(unsafe.Pointer(n)).items[:l]
-	}
 	return make([]T, l, min(tr.max, l+1))
 }
 

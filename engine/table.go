@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -20,48 +19,35 @@ type rowItem struct {
 
 func (it rowItem) key() string { return it.r.key() }
 
-// idxItem is one secondary-index entry: a rec whose key is the index key
-// followed by the primary key (unique even for non-unique indexes),
-// pointing at the row. Both parts are prefix-free encodings, so pkOf can
-// split them. Items are one pointer, so the leaf copies that random-position
-// index writes cause are small.
-type idxItem = rec
+// idxItem is one secondary-index entry: the index key followed by the
+// primary key (unique even for non-unique indexes). Both parts are
+// prefix-free encodings, so pkOf can split them. Index trees (idxTree)
+// store entries packed in their leaves; an idxItem is only the entry in
+// transit (Set, Load).
+type idxItem string
 
-func newIdxEntry(k []byte, pk string) idxItem {
-	n := len(k) + len(pk)
-	b := make([]byte, 0, uvarintLen(uint64(n))+n+2)
-	b = binary.AppendUvarint(b, uint64(n))
-	b = append(append(b, k...), pk...)
-	b = append(b, 0, 0) // LSN and row length: unused
-	return rec{unsafe.SliceData(b)}
-}
+func (it idxItem) key() string { return string(it) }
+
+func newIdxEntry(k []byte, pk string) idxItem { return idxItem(string(k) + pk) }
 
 // A tombstone is a rec without a row.
 type tombItem = rec
 
 type (
 	rowTree  = cowTree[rowItem]
-	btreeIdx = cowTree[idxItem]
+	btreeIdx = idxTree
 	tombTree = cowTree[tombItem]
 )
 
-// Node sizes. Row and tombstone trees mostly grow at the end (Load keeps
-// their nodes full); index trees take random-position writes, where every
-// touched leaf is copied once per change set, so their leaves are smaller.
-const (
-	rowNodeItems = 127
-	idxNodeItems = 31
-)
+// rowNodeItems is the node size of row and tombstone trees, which mostly
+// grow at the end (Load keeps their nodes full). Index trees, which take
+// random-position writes where every touched leaf is copied once per
+// change set, have smaller leaves (idxTree).
+const rowNodeItems = 127
 
 func newRowTree() *rowTree {
 	tr := newCowTree(rowNodeItems, rowItem.key)
 	tr.find = searchRows
-	return tr
-}
-
-func newIdxTree() *btreeIdx {
-	tr := newCowTree(idxNodeItems, rec.key)
-	tr.find, tr.blocks = searchRecs, true // idxNodeItems is blockItems
 	return tr
 }
 
@@ -255,8 +241,7 @@ func (t Table) Descend(fn func(RowRef) bool) {
 func (t Table) IndexScan(ix int, lo, hi []byte, fn func(RowRef) bool) {
 	tree := t.t.idx[ix]
 	ncols := len(t.t.def.Indexes[ix].Columns)
-	visit := func(ie idxItem) bool {
-		e := ie.key()
+	visit := func(e string) bool {
 		if hi != nil && e >= string(hi) {
 			return false
 		}
