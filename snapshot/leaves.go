@@ -48,7 +48,7 @@ func rowLeaves(rows []Row, ls *engine.LeafSums) {
 	}
 }
 
-// leavesFree recycles one Reader's Batch.Leaves, as rowsFree its rows.
+// leavesFree recycles the Readers' Batch.Leaves, as rowsFree their rows.
 type leavesFree chan *engine.LeafSums
 
 func (f leavesFree) get() *engine.LeafSums {

@@ -3,12 +3,14 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heliosdb/heliosdb-lite/engine"
 )
@@ -98,6 +100,89 @@ func TestLoadLeafSums(t *testing.T) {
 					t.Fatalf("codec %v rows %v: table %s: leaf or hash sums differ after Load", c, rowBatches, name)
 				}
 			}
+		}
+	}
+}
+
+// The decode workers check row encodings group by group as they hash
+// them (rowPost): a row refused past the first group is named by its
+// ordinal in the table, and the rows after it do not hide it.
+func TestLoadRefusesInvalidRowLaterGroup(t *testing.T) {
+	def := &engine.TableDef{Name: "t", PrimaryKey: []int{0}, Columns: []engine.ColumnDef{
+		{Name: "id", Type: engine.TypeInt8, NotNull: true}, {Name: "b", Type: engine.TypeBool}}}
+	for _, bad := range []int64{63, 64, 150, 199} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, fixedOpts(CompressNone))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.BeginSegment(SegmentHeader{Mode: ModeFull, LastLSN: 5}, []TableSchema{{Def: def, Full: true}}); err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for i := int64(0); i < 200; i++ {
+			key := string(engine.EncodeKey(nil, i))
+			enc, _ := engine.EncodeRow(nil, engine.Row{i, true})
+			if i == bad || i == bad+1 {
+				enc[len(enc)-1] = 2
+			}
+			h := engine.RowHash("t", key, string(enc))
+			sum += h
+			if err := w.WriteRow(0, key, string(enc), 5, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := w.EndSegment([]TableTotal{{Rows: 200, HashSum: sum}}); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Close()
+		_, err = Load(context.Background(), bytes.NewReader(buf.Bytes()), nil)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "row "+strconv.FormatInt(bad, 10)+":") {
+			t.Fatalf("row %d refused: %v", bad, err)
+		}
+	}
+}
+
+// Readers share their pools (readerKeep): a Load leaves buffers and row
+// slices in them for the next, which takes the same pools; once no Reader
+// has run for readerKeepFor, the pools are dropped, and a Reader open
+// when the time runs out keeps them.
+func TestReaderPoolsKeptThenDropped(t *testing.T) {
+	defer func(d time.Duration) { readerKeepFor = d }(readerKeepFor)
+	readerKeepFor = 50 * time.Millisecond
+	rng := rand.New(rand.NewPCG(testSeed(t), 9))
+	d := newDB(t)
+	gen := genDef("g")
+	d.create(gen)
+	fill(d, gen, rng, 0, 3000)
+	file := dumpFull(t, d.snap(), fixedOpts(CompressNone))
+	pools := func() (rowsFree, int, int) {
+		readerKeep.mu.Lock()
+		defer readerKeep.mu.Unlock()
+		return readerKeep.rows, readerKeep.users, len(readerKeep.rows)
+	}
+	if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, users, kept := pools()
+	if rows == nil || users != 0 || kept == 0 {
+		t.Fatalf("after a Load: pools %v, %d users, %d row slices kept", rows != nil, users, kept)
+	}
+	rd := NewReader(bytes.NewReader(file))
+	if rd.rows != rows {
+		t.Fatal("a new Reader did not take the kept pools")
+	}
+	time.Sleep(3 * readerKeepFor)
+	if r, _, _ := pools(); r != rows {
+		t.Fatal("pools dropped while a Reader was open")
+	}
+	rd.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if r, _, _ := pools(); r == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pools still kept 10 s after the last Reader closed")
 		}
 	}
 }
