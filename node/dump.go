@@ -21,7 +21,10 @@ import (
 // base_tables 'a,b' (the tables of the chain it continues; a comma alone
 // for none) and base_subset 'true' (that chain is a dump of a table
 // subset: the increment is marked so too), since_last_dump 'true' (an
-// increment since the last complete dump this node served),
+// increment since the last complete dump this node served), chain_id
+// 'ID' (with since_lsn or since_last_dump: the database id recorded in
+// the file being continued; refused with 55000 when it is not this
+// database's),
 // dry_run 'true' (one text line with the estimate instead of the dump).
 //
 // A complete dump of the whole database, or an increment to a chain that
@@ -56,10 +59,20 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if err := wo.Validate(); err != nil {
 		return &sqlStateErr{code: "22023", err: fmt.Errorf("invalid dump options: %s", strings.TrimPrefix(err.Error(), snapshot.ErrInvalidOptions.Error()+": "))}
 	}
+	dryRun := isTrue(opts["dry_run"])
+	if !dryRun {
+		// Every dump records the database it came from (read back below,
+		// from the dumped snapshot itself).
+		if _, err := n.ensureDatabaseID(ctx); err != nil {
+			return err
+		}
+	}
 	snap, err := n.readSnapshot(ctx, "linearizable")
 	if err != nil {
 		return err
 	}
+	dbID := databaseID(snap)
+	wo.ClusterID = dbID
 	var missing []string
 	for _, name := range wo.Tables {
 		if _, ok := snap.Table(name); !ok {
@@ -69,9 +82,18 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 	if len(missing) > 0 {
 		return &sqlStateErr{code: "42P01", err: fmt.Errorf("dump: no table %s in the database (heliosdb-lite tables lists them)", strings.Join(missing, ", "))}
 	}
-	dryRun := isTrue(opts["dry_run"])
 	if dryRun && opts["since_lsn"] == "" && opts["since_last_dump"] != "true" {
 		return writeDumpEstimate(w, snap, wo, nil)
+	}
+	if chain := opts["chain_id"]; chain != "" && chain != dbID && (opts["since_lsn"] != "" || opts["since_last_dump"] == "true") {
+		// The file being continued came from another database: its LSNs
+		// mean nothing here, and an increment from this one would make
+		// the whole chain unrestorable.
+		have := "this database has no id yet (no dump was taken from it)"
+		if dbID != "" {
+			have = "this server's database is " + dbID
+		}
+		return &sqlStateErr{code: "55000", err: fmt.Errorf("the dump file being continued comes from database %s, but %s: an increment from here would not continue it; take a full dump instead (heliosdb-lite dump --output NEWFILE, without --append)", chain, have)}
 	}
 	if v := opts["since_last_dump"]; v == "true" {
 		// `dump --append` to a new file (the guide's hourly increments):
@@ -88,7 +110,7 @@ func (n *Node) copyDumpOut(ctx context.Context, opts map[string]string, w io.Wri
 			return badOption("since_lsn", perr)
 		}
 		if since > snap.LSN() {
-			return &sqlStateErr{code: "22023", err: fmt.Errorf("the dump file ends at LSN %d, but this database is only at LSN %d: it is not a dump of this database (restore it, or take a full dump)", since, snap.LSN())}
+			return &sqlStateErr{code: "22023", err: fmt.Errorf("the dump file ends at LSN %d, but this database is only at LSN %d: the file is probably a dump of another database (or of this one before it was reset); take a full dump instead (heliosdb-lite dump --output NEWFILE, without --append)", since, snap.LSN())}
 		}
 		if dryRun {
 			return writeDumpEstimate(w, snap, wo, &since)

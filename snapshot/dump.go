@@ -184,12 +184,19 @@ type AppendResult struct {
 	TruncatedTail int64
 }
 
+// ErrOtherDatabase: AppendIncremental was asked to continue a file that
+// records another database id (SegmentHeader.ClusterID) than
+// WriterOptions.ClusterID.
+var ErrOtherDatabase = errors.New("dump file of another database")
+
 // AppendIncremental appends to the file at path an incremental segment
 // holding the changes of snap since the file's last complete segment
 // (whose last_lsn becomes the new segment's base_lsn). The new segment is
 // written after the existing end and then fsynced: a crash during the
 // append leaves every earlier segment intact, and readers report the torn
 // remains as a torn tail, which the next AppendIncremental cuts off.
+// With opts.ClusterID set, a file recording another database id is
+// refused (ErrOtherDatabase) before anything is written.
 func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, opts WriterOptions) (*AppendResult, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -208,6 +215,13 @@ func AppendIncremental(ctx context.Context, path string, snap *engine.Snapshot, 
 		return nil, fmt.Errorf("snapshot: append to %s: %w: the file has no complete segment to continue; take a full dump", path, ErrNoSegment)
 	}
 	last := scan.Segments[len(scan.Segments)-1]
+	if opts.ClusterID != "" {
+		for _, sg := range scan.Segments {
+			if id := sg.Header.ClusterID; id != "" && id != opts.ClusterID {
+				return nil, fmt.Errorf("snapshot: append to %s: %w: the file comes from database %s, the state is database %s; take a full dump", path, ErrOtherDatabase, id, opts.ClusterID)
+			}
+		}
+	}
 	if snap.LSN() < last.Header.LastLSN {
 		return nil, fmt.Errorf("snapshot: append to %s: the file already reaches LSN %d, the state is at LSN %d", path, last.Header.LastLSN, snap.LSN())
 	}

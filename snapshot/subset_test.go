@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -95,5 +96,37 @@ func TestSubsetFlag(t *testing.T) {
 	}
 	if h := headers(buf.Bytes()); !sum.Subset || len(h) != 1 || !h[0].Subset {
 		t.Fatalf("WriteIncrementalOf with Subset: summary %v, headers %+v", sum.Subset, h)
+	}
+}
+
+// TestAppendOtherDatabase: AppendIncremental with a ClusterID refuses a
+// file that records another one, leaving it unchanged; the same id, or a
+// file without one (older builds), is continued.
+func TestAppendOtherDatabase(t *testing.T) {
+	d := newDB(t)
+	a := genDef("a")
+	d.create(a)
+	d.insert(a, engine.Row{int64(1), int64(1), "x", nil})
+	o := fixedOpts(CompressNone)
+	o.ClusterID = "db-1"
+	path := writeTemp(t, dumpFull(t, d.snap(), o))
+	before, _ := os.ReadFile(path)
+	d.insert(a, engine.Row{int64(2), int64(2), "y", nil})
+	o.ClusterID = "db-2"
+	if _, err := AppendIncremental(context.Background(), path, d.snap(), o); !errors.Is(err, ErrOtherDatabase) || !strings.Contains(err.Error(), "db-1") || !strings.Contains(err.Error(), "db-2") {
+		t.Fatalf("append from another database: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatal("the refused append changed the file")
+	}
+	o.ClusterID = "db-1"
+	if _, err := AppendIncremental(context.Background(), path, d.snap(), o); err != nil {
+		t.Fatal(err)
+	}
+	o.ClusterID = ""
+	old := writeTemp(t, dumpFull(t, d.snap(), o))
+	o.ClusterID = "db-3"
+	if _, err := AppendIncremental(context.Background(), old, d.snap(), o); err != nil {
+		t.Fatalf("a file without a database id: %v", err)
 	}
 }

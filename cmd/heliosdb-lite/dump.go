@@ -127,6 +127,11 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 				opts = append(opts, "base_subset", "true") // the increment of a --tables dump is marked so too
 			}
 		}
+		if appendTo.chainID != "" {
+			// The server refuses (55000) if the file came from another
+			// database: an increment from it would break the chain.
+			opts = append(opts, "chain_id", appendTo.chainID)
+		}
 	}
 	if f.dryRun {
 		return dumpDryRun(ctx, f, conn, opts) // with --append: the increment's estimate
