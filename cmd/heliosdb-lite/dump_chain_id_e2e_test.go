@@ -157,3 +157,36 @@ func TestAppendAheadOfServer(t *testing.T) {
 		t.Fatalf("append of a file ahead of the server: %s", se)
 	}
 }
+
+// TestAppendAfterRestoreIntoSource: a database restored from its own dump
+// stays in its lineage when the restore is staged (its id is kept, and the
+// restore's replacements are changes after the file's end): the next
+// increment continues the file correctly. A restore that replaces the
+// whole state (the snapshot path) starts a new lineage: the append is
+// refused and a full dump is needed.
+func TestAppendAfterRestoreIntoSource(t *testing.T) {
+	a := proctest.Start(t, "a", "--memory")
+	psql(t, a, "create table t(id int primary key, v text); create table u(id int primary key, w int); insert into t select g, 'a' || g from generate_series(1, 50) g; insert into u values (1, 1)")
+	f := filepath.Join(t.TempDir(), "a.heliodump")
+	cli(t, a, 0, "dump", "--output", f)
+	psql(t, a, "delete from t where id > 40; insert into t values (100, 'gone after the restore'); insert into u values (2, 2)")
+	cli(t, a, 0, "restore", "--input", f, "--tables", "t") // staged
+	psql(t, a, "insert into t values (200, 'after the restore'); update t set v = 'z' where id = 5")
+	cli(t, a, 0, "dump", "--output", f, "--append")
+	d := proctest.Start(t, "d", "--memory")
+	cli(t, d, 0, "restore", "--input", f)
+	sameContents(t, a, d, "t", "u")
+
+	cli(t, a, 0, "restore", "--input", f) // the whole state: a new lineage
+	psql(t, a, "insert into t values (300, 'x')")
+	before, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, se := cli(t, a, 1, "dump", "--output", f, "--append"); !strings.Contains(se, "55000") {
+		t.Fatalf("append after a whole-state restore: %s", se)
+	}
+	if after, _ := os.ReadFile(f); !bytes.Equal(after, before) {
+		t.Fatal("the refused append changed the file")
+	}
+}
