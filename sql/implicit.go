@@ -84,6 +84,27 @@ func needsBlock(n *pg.Node) bool {
 	return isDataStmt(n) || n.GetCopyStmt() != nil
 }
 
+// blockRefusal names a statement that PostgreSQL refuses to run inside a
+// transaction block, a regular one or the implicit block of a
+// multi-statement Query (SQLSTATE 25001); "" for the others.
+func blockRefusal(n *pg.Node) string {
+	switch v := n.Node.(type) {
+	case *pg.Node_VacuumStmt:
+		if v.VacuumStmt.IsVacuumcmd {
+			return "VACUUM"
+		}
+	case *pg.Node_IndexStmt:
+		if v.IndexStmt.Concurrent {
+			return "CREATE INDEX CONCURRENTLY"
+		}
+	case *pg.Node_DropStmt:
+		if v.DropStmt.Concurrent {
+			return "DROP INDEX CONCURRENTLY"
+		}
+	}
+	return ""
+}
+
 // commitImplicit commits an open implicit block.
 func (s *Session) commitImplicit(ctx context.Context) error {
 	if s.tx == nil || !s.tx.implicit {

@@ -88,8 +88,18 @@ func TestMultiStatementQueryIsAtomic(t *testing.T) {
 		// COMMIT ends the block it is in; what follows is a new one.
 		{"begin; insert into mq values (7); commit; insert into mq values (8); select 1/0", "22012", "1,2,7", 'I'},
 		{"insert into mq values (9); rollback; insert into mq values (10)", "", "1,2,7,10", 'I'},
-		// VACUUM refuses to run in a block, implicit or not.
+		// VACUUM and CONCURRENTLY refuse to run in a block, implicit or not.
 		{"insert into mq values (11); vacuum", "25001", "1,2,7,10", 'I'},
+		{"insert into mq values (11); create index concurrently mq_a on mq (a)", "25001", "1,2,7,10", 'I'},
+		{"create index concurrently mq_a on mq (a)", "", "1,2,7,10", 'I'},
+		{"select 1; drop index concurrently mq_a", "25001", "1,2,7,10", 'I'},
+		{"begin; drop index concurrently mq_a", "25001", "", 'E'},
+		{"rollback", "", "1,2,7,10", 'I'},
+		{"drop index concurrently mq_a; select 1", "25001", "1,2,7,10", 'I'},
+		{"drop index concurrently mq_a", "", "1,2,7,10", 'I'},
+		{"vacuum", "", "1,2,7,10", 'I'},
+		{"begin; vacuum", "25001", "", 'E'},
+		{"rollback; vacuum mq", "25001", "1,2,7,10", 'I'},
 		// BEGIN includes the statements before it in the regular block.
 		{"insert into mq values (12); begin; insert into mq values (13)", "", "1,2,7,10,12,13", 'T'},
 		{"rollback", "", "1,2,7,10", 'I'},

@@ -337,6 +337,10 @@ func (st *stmt) execute(ctx context.Context, params []any) (*pgwire.Result, erro
 	if s.tx != nil && s.tx.failed && !isTxEnd(st.node) {
 		return nil, abortedErr()
 	}
+	if name := blockRefusal(st.node); name != "" && (s.tx != nil || st.multi) {
+		s.failTx()
+		return nil, errorf(codeActiveTx, "%s cannot run inside a transaction block", name)
+	}
 	if !isDataStmt(st.node) {
 		res, err := s.utility(ctx, st, params)
 		if err != nil {

@@ -262,9 +262,6 @@ func (s *Session) utility(ctx context.Context, st *stmt, params []any) (*pgwire.
 		return &pgwire.Result{Tag: "SHOW", Columns: cols, Rows: [][]any{{val}}}, nil
 	case *pg.Node_VacuumStmt:
 		if v.VacuumStmt.IsVacuumcmd {
-			if s.tx != nil || st.multi {
-				return nil, errorf(codeActiveTx, "VACUUM cannot run inside a transaction block")
-			}
 			return &pgwire.Result{Tag: "VACUUM"}, nil
 		}
 		return &pgwire.Result{Tag: "ANALYZE"}, nil
