@@ -115,6 +115,7 @@ func TestDatabaseIDStable(t *testing.T) {
 	psql(t, a, "create table t(id int primary key, v text); insert into t select g, 'a' || g from generate_series(1, 50) g")
 	f := filepath.Join(t.TempDir(), "a.heliodump")
 	cli(t, a, 0, "dump", "--output", f)
+	a.Stop()
 	a.Restart()
 	psql(t, a, "insert into t values (100, 'after restart')")
 	cli(t, a, 0, "dump", "--output", f, "--append")
