@@ -63,7 +63,7 @@ func (c *connFlags) connect(ctx context.Context) (*pgconn.PgConn, error) {
 			case "28P01", "28000":
 				hint = " (check --user and --password, or PGUSER/PGPASSWORD)"
 			}
-			return nil, fmt.Errorf("the server at %s refused the connection: %s (SQLSTATE %s)%s", c.addr(), pe.Message, pe.Code, hint)
+			return nil, fmt.Errorf("the server at %s refused the connection: %w%s", c.addr(), pe, hint)
 		}
 		return nil, fmt.Errorf("cannot connect to the server at %s: %w (is it running? start one with 'heliosdb-lite start', or pass --host/--port)", c.addr(), err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +24,15 @@ func TestInspectReadsHeadersVerifyReadsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A byte in the middle of the file lies inside a data batch.
+	// A byte of a users row (an uncompressed dump holds its text as is)
+	// lies inside a data batch.
 	bad := filepath.Join(dir, "bad.heliodump")
 	flipped := append([]byte(nil), b...)
-	flipped[len(flipped)/2] ^= 0x5a
+	at := bytes.Index(b, []byte("user1500@"))
+	if at < 0 {
+		t.Fatal("no users row text in the uncompressed dump")
+	}
+	flipped[at] ^= 0x5a
 	if err := os.WriteFile(bad, flipped, 0o644); err != nil {
 		t.Fatal(err)
 	}
