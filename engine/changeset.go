@@ -254,6 +254,12 @@ func AppendTableDef(dst []byte, d *TableDef) []byte {
 		if c.Identity {
 			flags |= 2
 		}
+		switch c.Generated {
+		case 'a':
+			flags |= 4
+		case 'd':
+			flags |= 8
+		}
 		dst = append(dst, flags)
 		dst = appendString(dst, c.Default)
 	}
@@ -444,6 +450,12 @@ func (d *decoder) tableDef() *TableDef {
 		flags := d.byte()
 		c.NotNull = flags&1 != 0
 		c.Identity = flags&2 != 0
+		switch {
+		case flags&4 != 0:
+			c.Generated = 'a'
+		case flags&8 != 0:
+			c.Generated = 'd'
+		}
 		c.Default = d.string()
 		def.Columns = append(def.Columns, c)
 	}

@@ -66,6 +66,10 @@ func (c *compiler) columnDef(cd *pg.ColumnDef, table string) (engine.ColumnDef, 
 			}
 		case pg.ConstrType_CONSTR_IDENTITY:
 			col.Identity, col.NotNull = true, true
+			col.Generated = 'd'
+			if con.GeneratedWhen == "a" {
+				col.Generated = 'a'
+			}
 		case pg.ConstrType_CONSTR_PRIMARY:
 			col.NotNull = true
 			flags = append(flags, "primary:"+con.Conname)

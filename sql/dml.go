@@ -223,6 +223,14 @@ func (c *compiler) compileInsert(s *pg.InsertStmt) (*compiled, error) {
 		return nil, errorf(codeSyntax, "INSERT has more target columns than expressions")
 	}
 	colIdx = colIdx[:len(srcCols)]
+	// OVERRIDING USER VALUE: the sequence supplies identity columns
+	// whatever the statement gives.
+	userValue := s.Override == pg.OverridingKind_OVERRIDING_USER_VALUE
+	if s.Override == pg.OverridingKind_OVERRIDING_NOT_SET {
+		if err := checkAlwaysInsert(t, colIdx, s.SelectStmt); err != nil {
+			return nil, err
+		}
+	}
 	tsc := &scope{cols: t.cols}
 	retExprs, retCols, err := c.returning(s.ReturningList, tsc)
 	if err != nil {
@@ -252,6 +260,9 @@ func (c *compiler) compileInsert(s *pg.InsertStmt) (*compiled, error) {
 			given := make([]bool, len(t.cols))
 			for j, ci := range colIdx {
 				if _, isDef := r[j].(defaultMarker); isDef {
+					continue
+				}
+				if userValue && t.def.Columns[ci].Generated != 0 {
 					continue
 				}
 				v, err := t.assign(x, ci, r[j], srcCols[j].t)
@@ -545,6 +556,10 @@ func (c *compiler) compileSets(list []*pg.Node, t *target, sc *scope) ([]setClau
 		if i < 0 {
 			return nil, withPos(errorf(codeUndefinedColumn, "column %q of relation %q does not exist", rt.Name, t.name), rt.Location)
 		}
+		if t.def.Columns[i].Generated == 'a' && rt.Val.GetSetToDefault() == nil {
+			return nil, &Error{Code: codeGeneratedAlways, Msg: fmt.Sprintf("column %q can only be updated to DEFAULT", rt.Name),
+				Det: fmt.Sprintf("Column %q is an identity column defined as GENERATED ALWAYS.", rt.Name)}
+		}
 		var e expr
 		var err error
 		if rt.Val.GetSetToDefault() != nil {
@@ -736,6 +751,40 @@ func (c *compiler) compileDelete(s *pg.DeleteStmt) (*compiled, error) {
 		}
 		return dmlResult("DELETE", len(seen), retCols, ret), nil
 	}}, nil
+}
+
+// codeGeneratedAlways is generated_always: a value given for a GENERATED
+// ALWAYS AS IDENTITY column.
+const codeGeneratedAlways = "428C9"
+
+// checkAlwaysInsert refuses, as PostgreSQL's rewriter does, an INSERT
+// without OVERRIDING that gives a GENERATED ALWAYS identity column a
+// value other than DEFAULT (COPY FROM is not checked: dumps restore
+// through it).
+func checkAlwaysInsert(t *target, colIdx []int, src *pg.Node) error {
+	for j, ci := range colIdx {
+		col := &t.def.Columns[ci]
+		if col.Generated != 'a' {
+			continue
+		}
+		allDefault := false
+		if sel := src.GetSelectStmt(); sel != nil && len(sel.ValuesLists) > 0 && sel.Op == pg.SetOperation_SETOP_NONE {
+			allDefault = true
+			for _, l := range sel.ValuesLists {
+				items := l.GetList().GetItems()
+				if j >= len(items) || items[j].GetSetToDefault() == nil {
+					allDefault = false
+					break
+				}
+			}
+		}
+		if !allDefault {
+			return &Error{Code: codeGeneratedAlways, Msg: fmt.Sprintf("cannot insert a non-DEFAULT value into column %q", col.Name),
+				Det: fmt.Sprintf("Column %q is an identity column defined as GENERATED ALWAYS.", col.Name),
+				Hnt: "Use OVERRIDING SYSTEM VALUE to override."}
+		}
+	}
+	return nil
 }
 
 // nextvalExpr is DEFAULT for a serial or identity column of t: the next
