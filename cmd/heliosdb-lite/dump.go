@@ -70,7 +70,7 @@ BASE.inc(N-1) is written instead.`,
 	fs.IntVar(&f.level, "compression-level", 0, "codec level: zstd 1-19 (default 3), lz4 1-9")
 	fs.StringVar(&f.tables, "tables", "", "comma-separated tables to dump (default all)")
 	fs.BoolVar(&f.append, "append", false, "append an incremental segment to FILE (or write FILE as BASE.incN)")
-	fs.BoolVarP(&f.verbose, "verbose", "v", false, "print progress lines to standard error")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "print progress lines (to standard output; to standard error with --output -)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "estimate the dump size and time without writing anything")
 	fs.BoolVar(&f.cluster, "cluster", false, "cluster-wide dump: every node writes the same dump at the same LSN into its backup_dir (see docs/cluster.md)")
 	fs.DurationVar(&f.wait, "wait", 10*time.Minute, "with --cluster: how long to wait for every node's file before reporting the unfinished ones as missing (they keep writing)")
@@ -137,7 +137,11 @@ func runDump(ctx context.Context, f *dumpFlags) error {
 		return dumpDryRun(ctx, f, conn, opts) // with --append: the increment's estimate
 	}
 	sql := "COPY heliosdb.dump TO STDOUT" + copyOptions(opts...)
-	prog := newDumpProgress(f.verbose) // stderr only: stdout may carry the dump
+	var lines io.Writer = os.Stdout
+	if f.output == "-" {
+		lines = os.Stderr // stdout carries the dump: nothing else goes there
+	}
+	prog := newDumpProgress(f.verbose, lines)
 	copyTo := func(w io.Writer) (int64, error) {
 		cw := &countWriter{w: prog.tee(w), onWrite: prog.bytes}
 		_, err := conn.CopyTo(ctx, cw, sql)

@@ -23,7 +23,8 @@ import (
 type dumpProgress struct {
 	verbose bool
 	bar     bool
-	out     io.Writer
+	out     io.Writer // the progress bar: standard error, on a terminal
+	lines   io.Writer // the verbose lines
 
 	pw   *io.PipeWriter
 	done chan struct{}
@@ -42,8 +43,12 @@ type dumpProgress struct {
 	raw    uint64
 }
 
-func newDumpProgress(verbose bool) *dumpProgress {
-	return &dumpProgress{verbose: verbose, bar: isatty.IsTerminal(os.Stderr.Fd()), out: os.Stderr}
+// newDumpProgress prints the verbose lines to lines: standard output when
+// the dump goes to a file (so the guide's `dump --verbose | tee >(grep
+// "Dump complete" ...)` sees them), standard error when standard output
+// carries the dump itself.
+func newDumpProgress(verbose bool, lines io.Writer) *dumpProgress {
+	return &dumpProgress{verbose: verbose, bar: isatty.IsTerminal(os.Stderr.Fd()), out: os.Stderr, lines: lines}
 }
 
 func (p *dumpProgress) start() {
@@ -61,7 +66,7 @@ func (p *dumpProgress) line(format string, args ...any) {
 		fmt.Fprint(p.out, "\r\033[K")
 		p.barOn = false
 	}
-	fmt.Fprintf(p.out, "%s %s\n", stamp(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(p.lines, "%s %s\n", stamp(), fmt.Sprintf(format, args...))
 }
 
 // bytes is called after every write with the total so far.
