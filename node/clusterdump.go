@@ -135,6 +135,7 @@ func (n *Node) writeClusterDump(m fsm.DumpMark, rec *DumpRecord, snap *engine.Sn
 		return err
 	}
 	wo.Level, wo.Tables = m.Level, m.Tables
+	wo.ClusterID = databaseID(snap) // the same on every node at the mark's LSN
 	// A background dump must not starve the writes going on meanwhile:
 	// one compression worker leaves the other cores to the node's work
 	// (every node of the cluster dumps at once, and in a local cluster
@@ -393,6 +394,12 @@ func (n *Node) ClusterDump(ctx context.Context, o ClusterDumpOptions) (*ClusterD
 	}
 	if o.Wait <= 0 {
 		o.Wait = 10 * time.Minute
+	}
+	// The files record the database id (so `dump --append` can tell them
+	// from another database's): it must exist before the mark, so every
+	// node's snapshot at the mark holds the same one.
+	if _, err := n.ensureDatabaseID(ctx); err != nil {
+		return nil, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

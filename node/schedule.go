@@ -202,6 +202,10 @@ func (n *Node) runDumpSchedule(spec *cronSpec) {
 		if reason == "" || !n.repl.IsLeader() {
 			continue
 		}
+		if _, err := n.ensureDatabaseID(context.Background()); err != nil {
+			n.notifyDumpFailure(reason, err)
+			continue
+		}
 		path, err := n.scheduledDump(context.Background())
 		if err != nil {
 			n.notifyDumpFailure(reason, err)
@@ -224,6 +228,7 @@ func (n *Node) scheduledDump(ctx context.Context) (string, error) {
 	wo.Level = dc.CompressionLevel
 	wo.NodeID = n.cfg.Server.NodeID
 	snap := n.eng.Snapshot()
+	wo.ClusterID = databaseID(snap) // created by the caller (runSchedule)
 	path := filepath.Join(dc.BackupDir, "heliosdb-"+time.Now().Format("20060102-150405")+".heliodump")
 	err = snapshot.WriteFileAtomic(path, func(w io.Writer) error {
 		_, werr := snapshot.WriteFull(ctx, w, snap, wo)

@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/heliosdb/heliosdb-lite/snapshot"
 )
 
 func TestDueTick(t *testing.T) {
@@ -81,11 +84,27 @@ func TestScheduledClusterDump(t *testing.T) {
 			t.Fatalf("duplicate tick not skipped on %s: %+v", r.Node, r)
 		}
 	}
-	// Same files on every node; the duplicate wrote nothing.
+	// Same files on every node; the duplicate wrote nothing. Each file
+	// records the database id (dump --append refuses another database's
+	// file by it).
+	dbid := databaseID(nodes[0].eng.Snapshot())
+	if dbid == "" {
+		t.Fatal("a cluster dump left the database without an id")
+	}
 	for _, n := range nodes {
 		got := backupFiles(t, n.cfg.Dump.BackupDir)
 		if len(got) < len(before) || got[0] != before[0] {
 			t.Fatalf("%s holds %v, n1 held %v", n.cfg.Server.NodeID, got, before)
+		}
+		f, err := os.Open(filepath.Join(n.cfg.Dump.BackupDir, got[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		sr, err := snapshot.ScanSegments(f, fi.Size())
+		f.Close()
+		if err != nil || len(sr.Segments) == 0 || sr.Segments[0].Header.ClusterID != dbid {
+			t.Fatalf("%s's %s: database id not recorded (want %s): %+v %v", n.cfg.Server.NodeID, got[0], dbid, sr, err)
 		}
 	}
 	// Leader change: the new leader sees the tick as done.
