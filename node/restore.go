@@ -160,6 +160,7 @@ type stagedTable struct {
 	policy  engine.PromotePolicy
 	footer  *snapshot.TableStats // whole-table totals from the last footer
 	checked bool                 // staging matched the footer before the swap
+	rows    uint64               // rows staged (salvage: a table with none and no footer is kept)
 }
 
 type restorer struct {
@@ -174,6 +175,7 @@ type restorer struct {
 	skip   map[string]bool
 	rows   uint64
 	damage int
+	kept   []string // salvage: tables left as they were (nothing recovered, footer lost)
 	torn   bool // salvage: the input ended inside a segment (or with junk)
 	// subset: a segment of the input is marked as part of a dump of a
 	// table subset (dump --tables); listed: every table a segment of the
@@ -346,6 +348,7 @@ func (rs *restorer) item(it *snapshot.Item) error {
 			ops = append(ops, engine.Op{Kind: engine.OpTombstone, Table: sn, Key: t.Key})
 		}
 		rs.rows += uint64(len(b.Rows))
+		rs.staged[b.Table].rows += uint64(len(b.Rows))
 		err := rs.proposeAsync(&engine.ChangeSet{Ops: ops})
 		clear(ops) // drop the references into the reader's buffers
 		rs.ops = ops
@@ -524,6 +527,15 @@ func (rs *restorer) finish() (string, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		st := rs.staged[name]
+		if rs.opts.salvage && st.footer == nil && st.rows == 0 && st.policy == engine.PromoteReplace {
+			// Nothing of it was recovered and the dump's count of its rows
+			// is lost with the footer: whatever it held, replacing the
+			// server's table with an empty one would only lose more.
+			// Keep the table as it is (reported as kept).
+			cs.Ops = append(cs.Ops, engine.Op{Kind: engine.OpDropTable, Table: engine.StagingName(rs.id, name)})
+			rs.kept = append(rs.kept, name)
+			continue
+		}
 		policy := st.policy
 		if !rs.delta && rs.opts.mode == "append" {
 			policy = map[string]engine.PromotePolicy{"error": engine.PromoteMergeError, "skip": engine.PromoteMergeSkip, "update": engine.PromoteMergeUpdate}[rs.opts.onConflict]
@@ -564,8 +576,12 @@ func (rs *restorer) finish() (string, error) {
 	if rs.torn {
 		damaged++
 	}
-	return fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=%s lsn=%d source_lsn=%d damaged=%d",
-		len(names), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, damaged), nil
+	tag := fmt.Sprintf("RESTORE tables=%d rows=%d verified=%d mismatched=%s lsn=%d source_lsn=%d damaged=%d",
+		len(names)-len(rs.kept), rs.rows, verified, mismatched, lsn, rs.last.LastLSN, damaged)
+	if len(rs.kept) > 0 {
+		tag += " kept=" + strings.Join(rs.kept, ",")
+	}
+	return tag, nil
 }
 
 // precheckDelta computes, for every table an increment changes in place
@@ -628,7 +644,7 @@ func (rs *restorer) verifyAfter(lsn uint64, names []string) (verified int, misma
 			verified++
 			continue
 		}
-		if st.footer == nil || rs.opts.salvage {
+		if st.footer == nil || slices.Contains(rs.kept, name) {
 			continue
 		}
 		t, ok := snap.Table(name)
@@ -636,8 +652,8 @@ func (rs *restorer) verifyAfter(lsn uint64, names []string) (verified int, misma
 			continue
 		}
 		if uint64(t.Len()) == st.footer.TableRows && t.HashSum() == st.footer.TableHashSum {
-			verified++
-		} else if snap.LSN() == lsn && (rs.delta || rs.opts.mode != "append") {
+			verified++ // a salvaged table that lost nothing verifies too
+		} else if snap.LSN() == lsn && !rs.opts.salvage && (rs.delta || rs.opts.mode != "append") {
 			// A merge legitimately differs from the dump (the table held
 			// other rows); an increment or replacement must not.
 			bad = append(bad, name)

@@ -167,6 +167,9 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	if salvage != nil {
 		_ = salvage.WriteText(os.Stdout)
 	}
+	if k := res["kept"]; k != "" {
+		fmt.Printf("Left as they were: %s (nothing of them was recovered and the dump's row counts were lost with the footer, so the server's tables were not replaced)\n", strings.ReplaceAll(k, ",", ", "))
+	}
 	if m := res["mismatched"]; m != "" && m != "0" {
 		_, names, _ := strings.Cut(m, ":")
 		return fmt.Errorf("restore: row-hash check FAILED: tables %s differ from the dump's footer (the database had other changes than the dump chain); restore the base dump with --mode clean", names)
@@ -174,8 +177,10 @@ func runRestore(ctx context.Context, f *restoreFlags) error {
 	switch {
 	case res["verified"] == res["tables"]:
 		fmt.Printf("Row-hash check: PASSED: the per-table row-hash sums equal the dump footer's (%s of %s tables)\n", res["verified"], res["tables"])
-	case f.mode == "append" || f.salvage:
-		fmt.Printf("Row-hash check: %s of %s tables equal the dump footer's (merged or salvaged tables hold other rows too)\n", res["verified"], res["tables"])
+	case f.salvage:
+		fmt.Printf("Row-hash check: %s of %s tables equal the dump footer's (the others lost rows, or their footer)\n", res["verified"], res["tables"])
+	case f.mode == "append":
+		fmt.Printf("Row-hash check: %s of %s tables equal the dump footer's (merged tables hold other rows too)\n", res["verified"], res["tables"])
 	default:
 		fmt.Printf("Row-hash check: %s of %s tables verified\n", res["verified"], res["tables"])
 	}

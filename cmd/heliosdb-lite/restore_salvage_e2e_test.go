@@ -64,6 +64,12 @@ func TestSalvageTornTailAndTrailingBytes(t *testing.T) {
 	if psql(t, dst, digest) != psql(t, src, digest) {
 		t.Fatal("salvaged rows differ from the source's")
 	}
+	// small lies after the cut: nothing of it came back and its row count
+	// went with the footer, so the server's copy (100 rows, from the
+	// restore above) is kept rather than emptied.
+	if got := psql(t, dst, "select count(*) from small"); got != "100" || !strings.Contains(out, "Left as they were: small (") {
+		t.Fatalf("small after salvaging half the file: %s rows\n%s", got, out)
+	}
 
 	// An append cut inside its segment: the first segment restores whole.
 	two := write("two.heliodump", b)
