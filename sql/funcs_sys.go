@@ -265,7 +265,17 @@ func (c *compiler) systemBuiltin(name string, args []expr) (expr, error) {
 				}
 				return tb.Bytes(), nil
 			}
-			return int64(0), nil
+			if s, isName := v[0].(string); isName {
+				// A name is a regclass in PostgreSQL: an index has a size
+				// (not tracked apart here), anything else does not exist.
+				for _, ix := range allIndexes(x.st) {
+					if ix.name == tname {
+						return int64(0), nil
+					}
+				}
+				return nil, errorf(codeUndefinedTable, "relation %q does not exist", s)
+			}
+			return nil, nil // an OID no relation has: NULL, as in PostgreSQL
 		}), nil
 	case "pg_size_pretty":
 		a, err := c.coerceAll(args, tInt8)
