@@ -25,9 +25,10 @@ import (
 //     loads leave full nodes behind;
 //   - a delete rebalances a node only under a quarter full, merging it
 //     with a neighbour or evening the two out;
-//   - the tree remembers the slot of the leaf its last write reached and
-//     the separators around it (the finger): writes and deletes of keys in
-//     key order or clustered skip the descent.
+//   - the tree remembers the slots of the leaves its last two writes
+//     reached and the separators around them (the fingers): writes and
+//     deletes of keys in key order or clustered, or alternating between
+//     two such runs (updates), skip the descent.
 //
 // Copy is O(1) as for cowTree: every node carries the isolation id of the
 // tree that created it, and a tree writes in place only to its own nodes.
@@ -40,14 +41,21 @@ type idxTree struct {
 	root   unsafe.Pointer // *idxLeaf at height 0, else *idxInner; nil when empty
 	height int
 	count  int
-	// finger: fslot is the slot (a parent's child pointer, or root) of the
-	// leaf the last write reached, owned by this tree; lo (if hasLo) and
-	// hi (if hasHi) are the separators around it: the leaf holds exactly
-	// the keys k of the tree with lo <= k < hi. Every split, merge and
-	// rebalance clears it.
-	fslot          *unsafe.Pointer
-	flo, fhi       string
-	fhasLo, fhasHi bool
+	// fingers: the two leaves the last writes reached, most recent first
+	// (an update deletes an entry in one place and inserts one in
+	// another, both often in key order). Every split, merge and
+	// rebalance clears them.
+	fingers [2]idxFinger
+}
+
+// idxFinger is the slot (a parent's child pointer, or root) of a leaf
+// owned by the tree, and the separators around it: the leaf holds exactly
+// the keys k of the tree with lo <= k < hi (a side without its has flag
+// is unbounded).
+type idxFinger struct {
+	slot         *unsafe.Pointer
+	lo, hi       string
+	hasLo, hasHi bool
 }
 
 // Node sizes of index trees.
@@ -130,7 +138,7 @@ func newIdxTree() *btreeIdx { return &idxTree{iso: cowIsoSeq.Add(1)} }
 func (tr *idxTree) Copy() *idxTree {
 	c := *tr
 	c.iso = cowIsoSeq.Add(1)
-	c.fslot = nil
+	c.fingers = [2]idxFinger{}
 	return &c
 }
 
@@ -183,6 +191,31 @@ func (l *idxLeaf) key(i int) string {
 
 // search returns the position of k in l, or where it would be inserted.
 func (l *idxLeaf) search(k string) (int, bool) {
+	if l.wide != 0 {
+		return l.searchWide(k)
+	}
+	p := unsafe.Add(unsafe.Pointer(l), idxLeafHdr)
+	offs := unsafe.Slice((*uint16)(p), int(l.oc)+1)
+	base := unsafe.Add(p, 2*len(offs))
+	lo, hi := 0, min(int(l.n), len(offs)-1)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		s, e := offs[h], offs[h+1]
+		c := strings.Compare(unsafe.String((*byte)(unsafe.Add(base, s)), e-s), k)
+		switch {
+		case c == 0:
+			return h, true
+		case c < 0:
+			lo = h + 1
+		default:
+			hi = h
+		}
+	}
+	return lo, false
+}
+
+// searchWide is search in a wide leaf.
+func (l *idxLeaf) searchWide(k string) (int, bool) {
 	base := l.base()
 	lo, hi := 0, int(l.n)
 	for lo < hi {
@@ -345,19 +378,27 @@ func (tr *idxTree) mutInner(slot *unsafe.Pointer) *idxInner {
 }
 
 func (tr *idxTree) setFinger(slot *unsafe.Pointer, lo, hi bound) {
-	tr.fslot, tr.flo, tr.fhi, tr.fhasLo, tr.fhasHi = slot, lo.k, hi.k, lo.ok, hi.ok
+	if tr.fingers[0].slot != slot {
+		tr.fingers[1] = tr.fingers[0]
+	}
+	tr.fingers[0] = idxFinger{slot, lo.k, hi.k, lo.ok, hi.ok}
 }
 
-// finger returns the finger leaf if k belongs to it.
-func (tr *idxTree) finger(k string) *idxLeaf {
-	if tr.fslot == nil {
-		return nil
+func (tr *idxTree) clearFingers() { tr.fingers = [2]idxFinger{} }
+
+// finger returns the finger leaf k belongs to, if any, and its slot.
+func (tr *idxTree) finger(k string) (*idxLeaf, *unsafe.Pointer) {
+	for i := range tr.fingers {
+		f := &tr.fingers[i]
+		if f.slot == nil {
+			break
+		}
+		l := (*idxLeaf)(*f.slot)
+		if l.iso == tr.iso && (!f.hasLo || k >= f.lo) && (!f.hasHi || k < f.hi) {
+			return l, f.slot
+		}
 	}
-	l := (*idxLeaf)(*tr.fslot)
-	if l.iso != tr.iso || tr.fhasLo && k < tr.flo || tr.fhasHi && k >= tr.fhi {
-		return nil
-	}
-	return l
+	return nil, nil
 }
 
 // Has reports whether k is an entry.
@@ -378,23 +419,24 @@ func (tr *idxTree) Has(k string) bool {
 func (tr *idxTree) insert(k string) bool {
 	if tr.root == nil {
 		tr.root = unsafe.Pointer(tr.leafOf([]string{k}, idxLeafMax, 0))
-		tr.height, tr.count, tr.fslot = 0, 1, nil
+		tr.height, tr.count = 0, 1
+		tr.clearFingers()
 		return true
 	}
-	if l := tr.finger(k); l != nil {
+	if l, slot := tr.finger(k); l != nil {
 		i, found := l.search(k)
 		if found {
 			return false
 		}
 		if !l.full(len(k)) {
-			*tr.fslot = unsafe.Pointer(tr.leafInsert(l, i, k))
+			*slot = unsafe.Pointer(tr.leafInsert(l, i, k))
 			tr.count++
 			return true
 		}
 	}
 	sep, right, added := tr.insertAt(&tr.root, tr.height, k, bound{}, bound{})
 	if right != nil {
-		tr.fslot = nil
+		tr.clearFingers()
 		root := &idxInner{iso: tr.iso, seps: tr.leafOf([]string{sep}, idxSlabMax, 0)}
 		root.kids = root.kidArr[:2]
 		root.kids[0], root.kids[1] = tr.root, right
@@ -422,7 +464,7 @@ func (tr *idxTree) insertAt(slot *unsafe.Pointer, h int, k string, lo, hi bound)
 			tr.setFinger(slot, lo, hi)
 			return "", nil, true
 		}
-		tr.fslot = nil
+		tr.clearFingers()
 		var buf [idxLeafMax + 1]string
 		keys := buf[:0]
 		for j := 0; j < i; j++ {
@@ -493,13 +535,13 @@ func (tr *idxTree) Delete(k string) bool {
 	if tr.root == nil {
 		return false
 	}
-	if l := tr.finger(k); l != nil {
+	if l, slot := tr.finger(k); l != nil {
 		i, found := l.search(k)
 		if !found {
 			return false
 		}
 		if l.n > idxLeafMax/4 || l.used()-len(k) >= idxLeafData/4 {
-			*tr.fslot = unsafe.Pointer(tr.leafRemove(l, i))
+			*slot = unsafe.Pointer(tr.leafRemove(l, i))
 			tr.count--
 			return true
 		}
@@ -511,10 +553,11 @@ func (tr *idxTree) Delete(k string) bool {
 	for tr.height > 0 && len((*idxInner)(tr.root).kids) == 1 {
 		tr.root = (*idxInner)(tr.root).kids[0]
 		tr.height--
-		tr.fslot = nil
+		tr.clearFingers()
 	}
 	if tr.count == 0 {
-		tr.root, tr.height, tr.fslot = nil, 0, nil
+		tr.root, tr.height = nil, 0
+		tr.clearFingers()
 	}
 	return true
 }
@@ -547,7 +590,7 @@ func (tr *idxTree) deleteAt(slot *unsafe.Pointer, h int, k string, lo, hi bound)
 // rebalance refills child i (of height h) of the owned node n: it merges
 // it with a neighbour, or shares their keys out evenly.
 func (tr *idxTree) rebalance(n *idxInner, i, h int) {
-	tr.fslot = nil
+	tr.clearFingers()
 	if len(n.kids) < 2 {
 		return // the rightmost node of an appending split: nothing to even with
 	}
