@@ -125,10 +125,20 @@ func (n *idxInner) sepList(buf []string) []string {
 	return buf
 }
 
-// bound is one side of the key range of a subtree.
+// bound is one side of the key range of a subtree: separator i of n
+// (read only when needed, for a finger), or unbounded when n is nil.
 type bound struct {
-	k  string
-	ok bool // false: unbounded
+	n *idxInner
+	i int
+}
+
+func (b bound) ok() bool { return b.n != nil }
+
+func (b bound) key() string {
+	if b.n == nil {
+		return ""
+	}
+	return b.n.sep(b.i)
 }
 
 func newIdxTree() *btreeIdx { return &idxTree{iso: cowIsoSeq.Add(1)} }
@@ -348,10 +358,10 @@ func (n *idxInner) childFor(k string) int {
 // bounds returns the key range of child i of n, whose range is lo, hi.
 func (n *idxInner) bounds(i int, lo, hi bound) (bound, bound) {
 	if i > 0 {
-		lo = bound{n.sep(i - 1), true}
+		lo = bound{n, i - 1}
 	}
 	if i < int(n.seps.n) {
-		hi = bound{n.sep(i), true}
+		hi = bound{n, i}
 	}
 	return lo, hi
 }
@@ -381,7 +391,7 @@ func (tr *idxTree) setFinger(slot *unsafe.Pointer, lo, hi bound) {
 	if tr.fingers[0].slot != slot {
 		tr.fingers[1] = tr.fingers[0]
 	}
-	tr.fingers[0] = idxFinger{slot, lo.k, hi.k, lo.ok, hi.ok}
+	tr.fingers[0] = idxFinger{slot, lo.key(), hi.key(), lo.ok(), hi.ok()}
 }
 
 func (tr *idxTree) clearFingers() { tr.fingers = [2]idxFinger{} }

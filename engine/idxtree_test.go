@@ -151,7 +151,7 @@ func checkIdxShape(t *testing.T, tr *idxTree) {
 			}
 			for i := 0; i < int(l.n); i++ {
 				k := l.key(i)
-				if lo.ok && k < lo.k || hi.ok && k >= hi.k || i > 0 && l.key(i-1) >= k {
+				if lo.ok() && k < lo.key() || hi.ok() && k >= hi.key() || i > 0 && l.key(i-1) >= k {
 					t.Fatalf("leaf key %.12s out of order or bounds", k)
 				}
 			}
@@ -164,7 +164,7 @@ func checkIdxShape(t *testing.T, tr *idxTree) {
 		}
 		for i := range n.kids {
 			clo, chi := n.bounds(i, lo, hi)
-			if clo.ok && chi.ok && clo.k >= chi.k {
+			if clo.ok() && chi.ok() && clo.key() >= chi.key() {
 				t.Fatalf("separators out of order")
 			}
 			walk(n.kids[i], h-1, clo, chi)
