@@ -176,7 +176,7 @@ type restorer struct {
 	rows   uint64
 	damage int
 	kept   []string // salvage: tables left as they were (nothing recovered, footer lost)
-	torn   bool // salvage: the input ended inside a segment (or with junk)
+	torn   bool     // salvage: the input ended inside a segment (or with junk)
 	// subset: a segment of the input is marked as part of a dump of a
 	// table subset (dump --tables); listed: every table a segment of the
 	// input listed. A clean restore of a subset drops only listed tables.
