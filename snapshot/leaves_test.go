@@ -186,3 +186,35 @@ func TestReaderPoolsKeptThenDropped(t *testing.T) {
 		}
 	}
 }
+
+// DropIdlePools drops the kept pools at once, but never from under an
+// open Reader.
+func TestDropIdlePools(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 10))
+	d := newDB(t)
+	gen := genDef("g")
+	d.create(gen)
+	fill(d, gen, rng, 0, 1000)
+	file := dumpFull(t, d.snap(), fixedOpts(CompressNone))
+	kept := func() bool {
+		readerKeep.mu.Lock()
+		defer readerKeep.mu.Unlock()
+		return readerKeep.rows != nil
+	}
+	rd := NewReader(bytes.NewReader(file))
+	DropIdlePools()
+	if !kept() {
+		t.Fatal("pools dropped while a Reader was open")
+	}
+	rd.Close()
+	if !kept() {
+		t.Fatal("pools dropped at once when the last Reader closed (they are kept for the next)")
+	}
+	DropIdlePools()
+	if kept() {
+		t.Fatal("DropIdlePools left the pools of an idle process")
+	}
+	if _, err := Load(context.Background(), bytes.NewReader(file), nil); err != nil {
+		t.Fatal(err)
+	}
+}

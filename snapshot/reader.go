@@ -250,6 +250,19 @@ func releasePools() {
 	})
 }
 
+// DropIdlePools drops the shared pools now if no Reader is using them,
+// instead of readerKeepFor after the last one: for a process that knows
+// no load follows, and for measuring what a loaded state itself occupies.
+func DropIdlePools() {
+	k := &readerKeep
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.users == 0 {
+		k.gen++
+		k.bufs, k.rows, k.leaves = bufFree{}, nil, nil
+	}
+}
+
 // FileHeader returns the file header (valid after the first Next).
 func (r *Reader) FileHeader() FileHeader { return r.header }
 
