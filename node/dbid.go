@@ -62,6 +62,13 @@ func databaseID(s *engine.Snapshot) string {
 // creates one at the same time, the precondition makes ours fail and the
 // winner's id is returned.
 func (n *Node) ensureDatabaseID(ctx context.Context) (string, error) {
+	// Once created the id stays: one in this node's applied state is
+	// committed, and every dump after the first skips a linearizable read
+	// (a leader round trip) here. The dump itself reads the id from the
+	// snapshot it writes.
+	if id := databaseID(n.eng.Snapshot()); id != "" {
+		return id, nil
+	}
 	snap, err := n.readSnapshot(ctx, "linearizable")
 	if err != nil {
 		return "", err
