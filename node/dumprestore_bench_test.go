@@ -24,19 +24,9 @@ import (
 //
 //	go test ./node -run '^$' -bench DumpRestorePG -benchtime 3x -cpuprofile cpu.prof
 func BenchmarkDumpRestorePG(b *testing.B) {
-	rows := 400000
-	if v, err := strconv.Atoi(os.Getenv("HELIOSDB_BENCH_ROWS")); err == nil && v > 0 {
-		rows = v
-	}
-	src := benchNode(b)
-	dst := benchNode(b)
+	_, dst, sc := benchPair(b, "create table bench(id int primary key, payload text, grp int, cat text)",
+		"g, md5(g::text) || md5((g+1)::text) || md5((g+2)::text), g % 1000, 'category-' || (g % 37)")
 	ctx := context.Background()
-	sc := benchConn(b, src)
-	benchExec(b, sc, "create table bench(id int primary key, payload text, grp int, cat text)")
-	for i := 0; i < rows; i += 100000 {
-		benchExec(b, sc, "insert into bench select g, md5(g::text) || md5((g+1)::text) || md5((g+2)::text), g % 1000, 'category-' || (g % 37) from generate_series("+
-			strconv.Itoa(i+1)+", "+strconv.Itoa(min(i+100000, rows))+") g")
-	}
 	res := sc.ExecParams(ctx, "select pg_total_relation_size('bench')", nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		b.Fatal(res.Err)
@@ -114,6 +104,24 @@ func BenchmarkDumpRestorePG(b *testing.B) {
 }
 
 // cpuTime is the process's user+system CPU time so far.
+// benchPair starts a source and a destination node and fills the source's
+// table bench (made by ddl) with HELIOSDB_BENCH_ROWS rows (default
+// 400000) of "select <cols> from generate_series" in 100k-row statements.
+func benchPair(b *testing.B, ddl, cols string) (src, dst *Node, sc *pgconn.PgConn) {
+	rows := 400000
+	if v, err := strconv.Atoi(os.Getenv("HELIOSDB_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	src, dst = benchNode(b), benchNode(b)
+	sc = benchConn(b, src)
+	benchExec(b, sc, ddl)
+	for i := 0; i < rows; i += 100000 {
+		benchExec(b, sc, "insert into bench select "+cols+" from generate_series("+
+			strconv.Itoa(i+1)+", "+strconv.Itoa(min(i+100000, rows))+") g")
+	}
+	return src, dst, sc
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

@@ -3,9 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
-	"os"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -20,19 +18,9 @@ import (
 //
 //	go test ./node -run '^$' -bench RestoreAlloc -benchtime 8x
 func BenchmarkRestoreAlloc(b *testing.B) {
-	rows := 400000
-	if v, err := strconv.Atoi(os.Getenv("HELIOSDB_BENCH_ROWS")); err == nil && v > 0 {
-		rows = v
-	}
-	src := benchNode(b)
-	dst := benchNode(b)
+	_, dst, sc := benchPair(b, "create table bench(id bigint primary key, n int, s text, at timestamptz)",
+		"g, g % 1000, 'word-' || (g % 997), now() + g * interval '1 second'")
 	ctx := context.Background()
-	sc := benchConn(b, src)
-	benchExec(b, sc, "create table bench(id bigint primary key, n int, s text, at timestamptz)")
-	for i := 0; i < rows; i += 100000 {
-		benchExec(b, sc, "insert into bench select g, g % 1000, 'word-' || (g % 997), now() + g * interval '1 second' from generate_series("+
-			strconv.Itoa(i+1)+", "+strconv.Itoa(min(i+100000, rows))+") g")
-	}
 	dc := benchConn(b, dst)
 	for _, c := range []string{"none", "lz4"} {
 		b.Run(c, func(b *testing.B) {
