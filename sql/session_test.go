@@ -3,14 +3,12 @@ package sql
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heliosdb/heliosdb-lite/pgwire"
-	"github.com/jackc/pgx/v5"
 )
 
 func mustExec(t *testing.T, s *Session, q string) []*pgwire.Result {
@@ -202,25 +200,9 @@ func TestPointSelectUsesIndex(t *testing.T) {
 func TestPgx(t *testing.T) {
 	db, _ := newTestDB(t)
 	db.cfg.Clock = time.Now
-	cfg := pgwire.DefaultConfig()
-	cfg.ListenAddr = "127.0.0.1:0"
-	srv, err := pgwire.New(cfg, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := serveTestDB(t, db)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	go srv.Serve(ctx, l)
-	defer srv.Close()
-	conn, err := pgx.Connect(ctx, "postgres://postgres@"+l.Addr().String()+"/postgres?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE TABLE p (id bigserial PRIMARY KEY, name text NOT NULL, at timestamptz, amount numeric(10,2), u uuid DEFAULT gen_random_uuid())"); err != nil {
 		t.Fatal(err)
 	}
